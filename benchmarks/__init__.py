@@ -1,0 +1,1 @@
+"""ecotop benchmarks: `python -m benchmarks` prints JSON with medians and p95 (milliseconds)."""

@@ -1,0 +1,280 @@
+"""Opening an ecotop DuckDB file: read-only or read-write, with per-process limits and clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from store import errors
+from store.errors import StoreError
+
+SCHEMA_VERSION = 2
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one process allows DuckDB: threads, memory and a temp directory it can write.
+
+    Defaults suit a shared server; each can be overridden by ECOTOP_THREADS, ECOTOP_MEMORY_LIMIT and
+    ECOTOP_TEMP_DIR, or by the caller.
+    """
+
+    threads: int = field(default_factory=lambda: int(os.environ.get("ECOTOP_THREADS", "2")))
+    memory_limit: str = field(default_factory=lambda: os.environ.get("ECOTOP_MEMORY_LIMIT", "1GB"))
+    temp_directory: str = field(default_factory=lambda: os.environ.get("ECOTOP_TEMP_DIR", ""))
+
+    def config(self) -> dict[str, str | int | bool]:
+        temp = self.temp_directory or _default_temp_dir()
+        return {
+            "threads": self.threads,
+            "memory_limit": self.memory_limit,
+            "temp_directory": temp,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+
+
+def _default_temp_dir() -> str:
+    import platformdirs
+
+    path = Path(platformdirs.user_cache_dir("ecotop")) / "duckdb-tmp"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        path = Path("/tmp") / f"ecotop-{os.getuid()}"
+        path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+class Database:
+    """An open ecotop file: the DuckDB connection plus what the store knows about the file.
+
+    `con` belongs to the thread that opened it; every other thread takes `cursor()`.
+    """
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor for one worker thread (DuckDB cursors are not shared across threads)."""
+        return self.con.cursor()
+
+    def meta(self) -> dict[str, str]:
+        """Every key of ecotop_meta (schema_version, generated, scale, seed, sample_mod, ...)."""
+        cur = self.cursor()
+        try:
+            return dict(cur.execute("SELECT key, value FROM ecotop_meta").fetchall())
+        finally:
+            cur.close()
+
+    @property
+    def generated(self) -> bool:
+        """True when `ecotop generate` made this file (so the simulator may add events to it)."""
+        return self.meta().get("generated") == "true"
+
+    def close(self) -> None:
+        """Close the connection (checkpointing a writable file)."""
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_PID_RE = re.compile(r"PID (\d+)")
+
+
+def _translate(path: Path, exc: Exception) -> StoreError:
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        m = _PID_RE.search(text)
+        pid = int(m.group(1)) if m else None
+        return errors.Locked(path, pid)
+    if "not a valid DuckDB database" in text or "database file" in text and "valid" in text:
+        return errors.NotADatabase(path)
+    if "older storage version" in text or "newer" in text and "storage" in text:
+        return errors.NotADatabase(path, "it was written by an incompatible DuckDB version")
+    return errors.Damaged(path, text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _looks_like_duckdb(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return len(head) >= 12 and head[8:12] == b"DUCK"
+
+
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    write: bool = False,
+    create: bool = False,
+    limits: Limits | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the raw DuckDB connection with limits applied and DuckDB errors translated."""
+    p = Path(path)
+    if not create and not p.exists():
+        raise errors.Missing(p)
+    if p.exists() and p.is_dir():
+        raise errors.NotADatabase(p, "it is a directory")
+    if p.exists() and p.stat().st_size > 0 and not _looks_like_duckdb(p):
+        raise errors.NotADatabase(p)
+    if create and not p.parent.exists():
+        raise errors.Missing(p.parent)
+    cfg = (limits or Limits()).config()
+    try:
+        con = duckdb.connect(str(p), read_only=not write, config=cfg)
+    except duckdb.Error as exc:
+        raise _translate(p, exc) from None
+    # Rollups bucket instants by UTC minute and hour; every cursor of this instance inherits it.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version stored in the file, or None if it is not an ecotop file."""
+    try:
+        row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return int(row[0]) if row else None
+
+
+def open_db(
+    path: str | os.PathLike[str],
+    *,
+    write: bool = False,
+    limits: Limits | None = None,
+    allow_old: bool = False,
+) -> Database:
+    """Open an existing ecotop file. Read-only unless `write`; never creates a file.
+
+    Raises a StoreError with a one-line message for a missing path, a file that is not a DuckDB
+    database or is damaged, a file locked by another process (naming its PID), a file that is not an
+    ecotop database, and a schema older (unless `allow_old`) or newer than this build.
+    """
+    p = Path(path)
+    con = connect(p, write=write, limits=limits)
+    try:
+        version = schema_version(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise _translate(p, exc) from None
+    if version is None:
+        con.close()
+        raise errors.NotEcotop(p)
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise errors.SchemaTooNew(p, version, SCHEMA_VERSION)
+    if version < SCHEMA_VERSION and not allow_old:
+        con.close()
+        raise errors.SchemaTooOld(p, version, SCHEMA_VERSION)
+    return Database(p, con, read_only=not write)
+
+
+def _migration_files() -> dict[int, Path]:
+    out: dict[int, Path] = {}
+    for f in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        out[int(f.name.split("_", 1)[0])] = f
+    return out
+
+
+def _after_002(con: duckdb.DuckDBPyConnection) -> None:
+    from store import rollups
+
+    n = con.execute("SELECT count(*) FROM users").fetchone()[0]
+    con.execute(
+        "INSERT OR REPLACE INTO ecotop_meta VALUES ('sample_mod', $m)",
+        {"m": str(rollups.choose_sample_mod(n))},
+    )
+    rollups.rebuild(con)
+
+
+_AFTER: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {2: _after_002}
+
+
+def apply_migrations(
+    con: duckdb.DuckDBPyConnection, start: int, upto: int = SCHEMA_VERSION
+) -> None:
+    """Apply migrations start+1..upto, each in its own transaction, recording the version."""
+    files = _migration_files()
+    for v in range(start + 1, upto + 1):
+        con.execute("BEGIN")
+        try:
+            con.execute(files[v].read_text())
+            if v in _AFTER:
+                _AFTER[v](con)
+            con.execute(
+                "INSERT OR REPLACE INTO ecotop_meta VALUES ('schema_version', $v)", {"v": str(v)}
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def create_db(
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits | None = None,
+    version: int = SCHEMA_VERSION,
+    overwrite: bool = False,
+) -> Database:
+    """Create a new, empty ecotop file at `path` with the schema at `version` (for generate/tests)."""
+    p = Path(path)
+    if p.exists():
+        if not overwrite:
+            raise errors.Exists(p)
+        p.unlink()
+        wal = p.with_name(p.name + ".wal")
+        if wal.exists():
+            wal.unlink()
+    con = connect(p, write=True, create=True, limits=limits)
+    apply_migrations(con, 0, version)
+    return Database(p, con, read_only=False)
+
+
+def migrate(
+    path: str | os.PathLike[str], *, limits: Limits | None = None
+) -> tuple[int, int, Path | None]:
+    """Upgrade a file to this build's schema after copying it to a backup beside it.
+
+    Returns (old_version, new_version, backup_path); backup_path is None when nothing was to do.
+    """
+    p = Path(path)
+    db = open_db(p, write=True, limits=limits, allow_old=True)
+    con = db.con
+    old = schema_version(con) or 0
+    if old == SCHEMA_VERSION:
+        db.close()
+        return old, old, None
+    con.execute("CHECKPOINT")
+    con.close()
+    backup = p.with_name(f"{p.name}.v{old}.bak")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = p.with_name(f"{p.name}.v{old}.{n}.bak")
+    shutil.copy2(p, backup)
+    con = connect(p, write=True, limits=limits)
+    try:
+        apply_migrations(con, old)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return old, SCHEMA_VERSION, backup

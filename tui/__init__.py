@@ -1,0 +1,1 @@
+"""ecotop's terminal interface: the Textual app, its screens and widgets, and the command line."""

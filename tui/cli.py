@@ -1,0 +1,133 @@
+"""The `ecotop` command line: the dashboard by default, and headless commands for scripts.
+
+Commands live in tui/commands/<name>.py and are imported only when used, so `ecotop kpis` never pays
+for importing Textual. Data goes to stdout, messages to stderr; exit codes: 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from store.errors import StoreError
+
+# name -> "module:attribute" of a click.Command; add a line here when a command is added.
+COMMANDS: dict[str, str] = {
+    "dashboard": "tui.commands.dashboard:dashboard",
+    "generate": "tui.commands.generate:generate",
+    "kpis": "tui.commands.kpis:kpis",
+    "query": "tui.commands.query:query",
+    "migrate": "tui.commands.migrate:migrate",
+    "check": "tui.commands.check:check",
+    "merchant": "tui.commands.merchant:merchant",
+    "ingest": "tui.commands.ingest:ingest",
+    "simulate": "tui.commands.simulate:simulate",
+    "serve": "tui.commands.serve:serve",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def version() -> str:
+    """The installed ecotop version."""
+    try:
+        from importlib.metadata import version as v
+
+        return v("ecotop")
+    except Exception:
+        return "0.0.0+unknown"
+
+
+class EcotopGroup(click.Group):
+    """Lazily imported subcommands; a first argument that is not a command opens the dashboard."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n in COMMANDS if _available(n)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+        return getattr(mod, attr)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = next((a for a in args if not a.startswith("-")), None)
+        helpish = any(a in ("--help", "-h", "--version") for a in args)
+        if (first is None and not helpish) or (first is not None and first not in COMMANDS):
+            args = ["dashboard", *args]
+        return super().parse_args(ctx, args)
+
+
+def _available(name: str) -> bool:
+    module = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+def guarded(fn: F) -> F:
+    """Run a command body turning every user-caused error into a one-line message and exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            fail(str(exc), exc.exit_code)
+        except BrokenPipeError:
+            quiet_broken_pipe()
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print `ecotop: message` on stderr and exit with `code`."""
+    click.echo(f"ecotop: {message}", err=True)
+    sys.exit(code)
+
+
+def quiet_broken_pipe() -> None:
+    """End quietly when stdout's reader went away (`ecotop kpis | head`)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    sys.exit(0)
+
+
+def is_tty(stream: Any = None) -> bool:
+    """True when `stream` (default stderr) is a terminal: progress bars and colour only then."""
+    stream = stream or sys.stderr
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@click.group(cls=EcotopGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "--version", prog_name="ecotop", message="%(prog)s %(version)s")
+def main() -> None:
+    """ecotop: `top` for a super-app ecosystem.
+
+    Run `ecotop` for the live demo dashboard, `ecotop FILE` to watch a database, or one of the
+    commands below for scripts.
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

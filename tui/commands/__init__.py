@@ -1,0 +1,1 @@
+"""One module per `ecotop` subcommand, imported lazily by tui.cli."""
