@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import duckdb
 
-# Bits of rollup_active_hour.flags (and of the activity_events view).
+# Bits of rollup_active_hour_sample.flags (and of the activity_events view).
 FLAGS: dict[str, int] = {
     "active": 1,
     "video_call": 2,
@@ -28,16 +28,19 @@ FLAGS: dict[str, int] = {
 # For each source table: SELECT minute, measure, dim, value rows. {src} is the relation to read.
 MINUTE_SQL: dict[str, str] = {
     "app_sessions": """
-        SELECT date_trunc('minute', ts) AS minute, m.measure, '' AS dim, m.value FROM (
-          SELECT ts,
-                 [struct_pack(measure := 'msg.sessions', value := 1::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.opens', value := opens::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.messages', value := messages::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.video_calls', value := (video_call_minutes > 0)::INT::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.video_call_minutes', value := video_call_minutes::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.moments_views', value := moments_views::DECIMAL(38,2)),
-                  struct_pack(measure := 'msg.moments_posts', value := moments_posts::DECIMAL(38,2))] AS l
-          FROM {src}) t, LATERAL (SELECT unnest(t.l, recursive := true)) m
+        SELECT minute, measure, '' AS dim, value FROM (
+          SELECT date_trunc('minute', ts) AS minute,
+                 count(*)::DECIMAL(38,2) AS "msg.sessions",
+                 sum(opens)::DECIMAL(38,2) AS "msg.opens",
+                 sum(messages)::DECIMAL(38,2) AS "msg.messages",
+                 count(*) FILTER (WHERE video_call_minutes > 0)::DECIMAL(38,2) AS "msg.video_calls",
+                 sum(video_call_minutes)::DECIMAL(38,2) AS "msg.video_call_minutes",
+                 sum(moments_views)::DECIMAL(38,2) AS "msg.moments_views",
+                 sum(moments_posts)::DECIMAL(38,2) AS "msg.moments_posts"
+          FROM {src} GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN ("msg.sessions", "msg.opens", "msg.messages", "msg.video_calls",
+                                         "msg.video_call_minutes", "msg.moments_views", "msg.moments_posts"))
+        WHERE value <> 0
     """,
     "oa_reads": """
         SELECT date_trunc('minute', ts) AS minute, 'oa.reads' AS measure, '' AS dim, count(*)::DECIMAL(38,2) AS value FROM {src} GROUP BY ALL
@@ -154,7 +157,7 @@ ACTIVITY_SQL: dict[str, str] = {
     "channel_views": "SELECT ts, user_id, 512 AS flags FROM {src}",
 }
 
-ROLLUP_TABLES = ("rollup_minute", "rollup_hour", "rollup_active_hour", "rollup_active_hour_sample")
+ROLLUP_TABLES = ("rollup_minute", "rollup_hour", "rollup_active_hour_sample")
 
 
 def sample_mod(con: duckdb.DuckDBPyConnection) -> int:
@@ -193,18 +196,11 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
     act_parts = [ACTIVITY_SQL[t].format(src=rel) for t, rel in sources.items() if t in ACTIVITY_SQL]
     if act_parts:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _active_delta AS SELECT date_trunc('hour', ts) AS hour, user_id, "
-            "bit_or(flags)::INTEGER AS flags FROM ("
-            + " UNION ALL ".join(act_parts)
-            + ") GROUP BY ALL"
-        )
-        con.execute("INSERT INTO rollup_active_hour SELECT * FROM _active_delta ORDER BY hour")
-        con.execute(
-            "INSERT INTO rollup_active_hour_sample SELECT * FROM _active_delta "
-            "WHERE user_id % $mod = 0 ORDER BY hour",
+            "INSERT INTO rollup_active_hour_sample SELECT date_trunc('hour', ts) AS hour, user_id, "
+            "bit_or(flags)::INTEGER FROM (" + " UNION ALL ".join(act_parts) + ") "
+            "WHERE user_id % $mod = 0 GROUP BY ALL ORDER BY hour",
             {"mod": mod},
         )
-        con.execute("DROP TABLE _active_delta")
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
@@ -229,7 +225,7 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")
         con.execute("DROP TABLE _c")
-    for table in ("rollup_active_hour", "rollup_active_hour_sample"):
+    for table in ("rollup_active_hour_sample",):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT hour, user_id, bit_or(flags)::INTEGER AS flags "
             f"FROM {table} GROUP BY ALL ORDER BY hour"

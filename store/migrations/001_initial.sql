@@ -219,14 +219,21 @@ CREATE TABLE channel_views (
 
 -- The merchant closed loop ------------------------------------------------------------------------
 
--- One row per customer step with a merchant, written together with the event that caused it.
--- step: oa_read | mp_visit | order | pay | member | wecom_add | group_join | live_view
-CREATE TABLE touchpoints (
-    ts          TIMESTAMPTZ NOT NULL,
-    merchant_id BIGINT NOT NULL,
-    user_id     BIGINT NOT NULL,
-    step        VARCHAR NOT NULL
-);
+-- One row per customer step with a merchant, drawn from the events themselves (so it can never
+-- disagree with them). step: oa_read | mp_visit | order | pay | member | wecom_add | group_join | live_view
+CREATE VIEW touchpoints AS
+    SELECT r.ts, a.merchant_id, r.user_id, 'oa_read' AS step
+      FROM oa_reads r JOIN official_accounts a USING (account_id) WHERE a.merchant_id IS NOT NULL
+    UNION ALL SELECT ts, merchant_id, user_id, 'mp_visit' FROM mp_visits
+    UNION ALL SELECT ts, merchant_id, user_id, 'order' FROM transactions
+    UNION ALL SELECT ts, merchant_id, user_id, 'pay' FROM transactions WHERE status <> 'failed'
+    UNION ALL SELECT enrolled_at, merchant_id, user_id, 'member' FROM memberships
+    UNION ALL SELECT ts, merchant_id, user_id, 'wecom_add' FROM wecom_contacts
+      WHERE action = 'add' AND merchant_id IS NOT NULL
+    UNION ALL SELECT m.ts, g.merchant_id, m.user_id, 'group_join'
+      FROM group_members m JOIN groups g USING (group_id) WHERE m.action = 'join' AND g.merchant_id IS NOT NULL
+    UNION ALL SELECT v.ts, l.merchant_id, v.user_id, 'live_view'
+      FROM channel_views v JOIN live_sessions l USING (live_id) WHERE l.merchant_id IS NOT NULL;
 
 -- Ingestion ---------------------------------------------------------------------------------------
 

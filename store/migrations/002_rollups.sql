@@ -18,15 +18,10 @@ CREATE TABLE rollup_hour (
     value   DECIMAL(38, 2) NOT NULL
 );
 
--- Which users did what in each hour (flags: bit OR of store.rollups.FLAGS), for distinct-user counts.
-CREATE TABLE rollup_active_hour (
-    hour    TIMESTAMPTZ NOT NULL,
-    user_id BIGINT NOT NULL,
-    flags   INTEGER NOT NULL
-);
-
--- The same for a fixed sample of users (user_id % sample_mod = 0, sample_mod in ecotop_meta), for
--- approximate distinct-user counts over 7d and 30d (scaled back up by sample_mod).
+-- Which sampled users (user_id % sample_mod = 0, sample_mod in ecotop_meta) did what in each hour
+-- (flags: bit OR of store.rollups.FLAGS), for approximate distinct-user counts over 7d and 30d
+-- (distinct counts are scaled back up by sample_mod). Up to 24h, distinct users come exactly from
+-- the raw events (active_window).
 CREATE TABLE rollup_active_hour_sample (
     hour    TIMESTAMPTZ NOT NULL,
     user_id BIGINT NOT NULL,
@@ -58,17 +53,9 @@ CREATE MACRO rollup_window(s, e) AS TABLE
            OR minute >= date_trunc('hour', e)
            OR date_trunc('hour', s + INTERVAL 59 MINUTE) >= date_trunc('hour', e));
 
--- (user_id, flags) rows covering [s, e) exactly: whole hours from rollup_active_hour, edges from the
--- raw events. Group by user_id and bit_or(flags) to count distinct users per flag.
+-- (user_id, flags) rows of every user event in [s, e): exact. Group by user_id, bit_or(flags).
 CREATE MACRO active_window(s, e) AS TABLE
-    SELECT user_id, flags FROM rollup_active_hour
-    WHERE hour >= date_trunc('hour', s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', e)
-    UNION ALL
-    SELECT user_id, flags FROM activity_events
-    WHERE ts >= s AND ts < e
-      AND (ts < date_trunc('hour', s + INTERVAL 59 MINUTE)
-           OR ts >= date_trunc('hour', e)
-           OR date_trunc('hour', s + INTERVAL 59 MINUTE) >= date_trunc('hour', e));
+    SELECT user_id, flags FROM activity_events WHERE ts >= s AND ts < e;
 
 -- (user_id, flags) rows of the sampled users over the whole hours of [s, e): approximate.
 CREATE MACRO active_window_sample(s, e) AS TABLE
