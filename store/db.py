@@ -149,7 +149,8 @@ def connect(
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The schema version stored in the file, or None if it is not an ecotop file."""
     try:
-        row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchone()
+        row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchall()
+        row = row[0] if row else None
     except duckdb.CatalogException:
         return None
     return int(row[0]) if row else None
@@ -197,7 +198,7 @@ def _migration_files() -> dict[int, Path]:
 def _after_002(con: duckdb.DuckDBPyConnection) -> None:
     from store import rollups
 
-    n = con.execute("SELECT count(*) FROM users").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM users").fetchall()[0][0]
     con.execute(
         "INSERT OR REPLACE INTO ecotop_meta VALUES ('sample_mod', $m)",
         {"m": str(rollups.choose_sample_mod(n))},

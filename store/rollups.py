@@ -162,7 +162,8 @@ ROLLUP_TABLES = ("rollup_minute", "rollup_hour", "rollup_active_hour_sample")
 
 def sample_mod(con: duckdb.DuckDBPyConnection) -> int:
     """The user sampling modulus of rollup_active_hour_sample stored in the file (1 = every user)."""
-    row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'sample_mod'").fetchone()
+    row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'sample_mod'").fetchall()
+    row = row[0] if row else None
     return int(row[0]) if row else 1
 
 

@@ -1,0 +1,91 @@
+"""Time windows: the range a screen or command shows, its `as_of` end and the previous window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.errors import BadInput
+
+RANGES: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+EXACT_USERS_UP_TO = timedelta(hours=24)
+
+
+def parse_range(text: str) -> str:
+    """Validate a range key (15m, 1h, 24h, 7d, 30d); raises BadInput with the allowed values."""
+    key = text.strip().lower()
+    if key not in RANGES:
+        raise BadInput(f"unknown time range {text!r}; use one of {', '.join(RANGES)}")
+    return key
+
+
+def next_range(key: str) -> str:
+    """The range after `key` in the cycle 15m -> 1h -> 24h -> 7d -> 30d -> 15m."""
+    keys = list(RANGES)
+    return keys[(keys.index(key) + 1) % len(keys)]
+
+
+def minute_ceil(ts: datetime) -> datetime:
+    """The minute boundary after `ts` (the end of the minute that contains it)."""
+    return ts.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The current window [start, end) of a range and the previous equal one [prev_start, prev_end)."""
+
+    range: str
+    start: datetime
+    end: datetime
+    prev_start: datetime
+    prev_end: datetime
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def exact_users(self) -> bool:
+        """Distinct-user measures are exact up to 24h and approximate (sampled) beyond."""
+        return self.length <= EXACT_USERS_UP_TO
+
+    def params(self) -> dict[str, Any]:
+        """The bound parameters every windowed query takes: $s, $e, $ps, $pe."""
+        return {"s": self.start, "e": self.end, "ps": self.prev_start, "pe": self.prev_end}
+
+    def shifted(self, delta: timedelta) -> Window:
+        """The same window moved by `delta` (e.g. -7 days for "the same window a week earlier")."""
+        return Window(
+            self.range,
+            self.start + delta,
+            self.end + delta,
+            self.prev_start + delta,
+            self.prev_end + delta,
+        )
+
+
+def window(range_key: str, as_of: datetime) -> Window:
+    """The window of `range_key` ending at the minute-aligned `as_of`."""
+    length = RANGES[parse_range(range_key)]
+    return Window(range_key, as_of - length, as_of, as_of - 2 * length, as_of - length)
+
+
+def newest_as_of(cur: Any) -> datetime | None:
+    """`as_of` of a static file: the minute after its newest event (None for an empty file)."""
+    row = cur.execute("SELECT max(minute) FROM rollup_minute").fetchall()
+    row = row[0] if row else None
+    if row is None or row[0] is None:
+        return None
+    return row[0] + timedelta(minutes=1)
+
+
+def live_as_of(now: datetime | None = None) -> datetime:
+    """`as_of` of live data: the minute after the wall clock (the current minute is included)."""
+    return minute_ceil(now or datetime.now(UTC))
