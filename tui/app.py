@@ -1,0 +1,637 @@
+"""The ecotop Textual app and its factory `make_app` (used by the `dashboard` command and by tests).
+
+The app owns the database, the one refresh cycle (see tui/screens/base.py for the screen contract),
+the live simulator thread, the time range, pause, the alert state and the app-wide keys.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from store.errors import BadInput, NotGenerated
+from tui.keys import APP_KEYS
+from tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+
+DEFAULT_ZONE = "Asia/Shanghai"
+REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+MIN_SIZE = (60, 20)
+#: Live data counts as stale when nothing arrived for this long (and at least 3 feed ticks).
+STALE_AFTER = timedelta(seconds=15)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve_zone(*candidates: str | None) -> ZoneInfo:
+    """The first valid zone name among `candidates` (flags, env, config, file), else Shanghai."""
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise BadInput(
+                    f"unknown time zone {name!r} (use a name like Asia/Shanghai)"
+                ) from None
+    return ZoneInfo(DEFAULT_ZONE)
+
+
+class EcotopCommands(Provider):
+    """The command palette (ctrl+p): every action of the app, by name, with its key."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        out = []
+        for k in APP_KEYS:
+            title = f"{k.description}  [{k.display}]"
+            out.append((title, k.action, partial(app.run_action, k.action)))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, action, cb in self._commands():
+            yield DiscoveryHit(title, cb, help=f"action: {action}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, action, cb in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), cb, help=f"action: {action}")
+
+
+class TooSmallScreen(Screen):
+    """Shown instead of everything when the terminal is below MIN_SIZE."""
+
+    DEFAULT_CSS = """
+    TooSmallScreen { align: center middle; }
+    TooSmallScreen > #too-small { width: auto; height: auto; content-align: center middle; }
+    """
+
+    BINDINGS: ClassVar = [Binding("q", "app.quit", "Quit")]
+
+    def compose(self):
+        from textual.widgets import Static
+
+        w, h = MIN_SIZE
+        yield Static(f"terminal too small\nneed at least {w}x{h}\nq quits", id="too-small")
+
+
+class EcotopApp(App):
+    """ecotop's dashboard. Build it with `make_app()`."""
+
+    CSS_PATH = "ecotop.tcss"
+    TITLE = "ecotop"
+    COMMANDS: ClassVar = {EcotopCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar = [
+        Binding(k.key, k.action, k.description, show=k.show, key_display=k.display)
+        for k in APP_KEYS
+    ]
+
+    range_key: reactive[str] = reactive("1h", init=False)
+    paused: reactive[bool] = reactive(False, init=False)
+
+    def __init__(
+        self,
+        db: Any,
+        *,
+        live: bool = False,
+        feed: Any = None,
+        range_key: str = "1h",
+        refresh_s: float = 2.0,
+        clock: Clock | None = None,
+        display_zone: ZoneInfo | None = None,
+        rules: Iterable[Any] = (),
+        show_timing: bool = True,
+        watchdog: bool = True,
+        close_db: bool = True,
+    ) -> None:
+        super().__init__()
+        self.db = db
+        self.live = live
+        self.feed = feed
+        self.clock: Clock = clock or utc_now
+        self.display_zone = display_zone or ZoneInfo(DEFAULT_ZONE)
+        self.rules = tuple(rules)
+        self.refresh_s = float(refresh_s)
+        self.show_timing = show_timing
+        self._watchdog = watchdog
+        self._close_db = close_db
+        self.set_reactive(EcotopApp.range_key, range_key)
+        # refresh cycle state
+        self._timer: Any = None
+        self._inflight: EcotopScreen | None = None
+        self._again = False
+        self.last_refresh_at: datetime | None = None
+        self.last_query_ms: float | None = None
+        self.refresh_count = 0
+        self.last_error: str | None = None
+        self.data_as_of: datetime | None = None  # newest data (static files), set by fetches
+        # pause bookkeeping
+        self.paused_at: datetime | None = None
+        self._paused_total = 0
+        # alerts
+        self.alerts: list[Any] = []
+        self._firing: set[str] = set()
+        self._tty_ok = True
+
+    # -- the screens -----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        from tui.screens.overview import OverviewScreen
+
+        return OverviewScreen()
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def current_as_of(self) -> datetime:
+        """The end of the windows on screen: the clock when live, else the newest data's minute."""
+        if self.live:
+            return self.clock()
+        if self.data_as_of is not None:
+            return self.data_as_of
+        from queries import resolve_as_of
+
+        cur = self.db.cursor()
+        try:
+            self.data_as_of = resolve_as_of(cur, live=False)
+        finally:
+            cur.close()
+        return self.data_as_of or self.clock()
+
+    def local(self, ts: datetime) -> datetime:
+        """`ts` in the display zone."""
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return ts.astimezone(self.display_zone)
+
+    def stale_since(self) -> datetime | None:
+        """When live data stopped arriving (None while it arrives, or when not live)."""
+        if not self.live or self.feed is None:
+            return None
+        last = self.feed.last_append_at
+        now = self.clock()
+        if self.feed.error is not None:
+            return last or now
+        limit = max(STALE_AFTER, timedelta(seconds=3 * getattr(self.feed, "interval_s", 1.0)))
+        if last is None:
+            return None
+        return last if now - last > limit else None
+
+    # -- the refresh cycle -----------------------------------------------------------------------
+
+    def _refresh_target(self) -> EcotopScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, EcotopScreen):
+                return screen
+        return None
+
+    def refresh_context(self, render: bool = True) -> RefreshContext:
+        return RefreshContext(
+            range_key=self.range_key,
+            live=self.live,
+            now=self.clock(),
+            render=render,
+            rules=self.rules,
+        )
+
+    def request_refresh(self) -> None:
+        """Start a refresh cycle now (or right after the one in flight)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._inflight is not None:
+            self._again = True
+            return
+        if self.paused:
+            self._update_status()
+            self._schedule()
+            return
+        target = self._refresh_target()
+        if target is None or not target.is_attached:
+            self._schedule()
+            return
+        self._inflight = target
+        target.start_refresh(self.refresh_context(render=target.is_current))
+
+    def refresh_finished(
+        self,
+        screen: EcotopScreen | None,
+        elapsed_ms: float | None,
+        error: BaseException | None = None,
+        alerts: list[Any] | None = None,
+    ) -> None:
+        """A screen's refresh ended (or its screen went away): record it, schedule the next."""
+        if screen is not None and self._inflight is not None and screen is not self._inflight:
+            return  # a stale result of a screen that is no longer the target
+        self._inflight = None
+        self.refresh_count += 1
+        self.last_refresh_at = self.clock()
+        if elapsed_ms is not None:
+            self.last_query_ms = elapsed_ms
+        if error is not None:
+            self.last_error = _one_line(error)
+            self.log.error(f"refresh failed: {error!r}")
+        else:
+            self.last_error = None
+        if alerts is not None:
+            self.set_alerts(alerts)
+        self._update_status()
+        if self._again:
+            self._again = False
+            self.call_later(self.request_refresh)
+        else:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if not self.is_running:
+            return
+        self._timer = self.set_timer(self.refresh_s, self.request_refresh, name="refresh")
+
+    def screen_became_current(self, screen: EcotopScreen) -> None:
+        """A screen came to the top: show fresh data for it at once."""
+        self._update_status()
+        if self._inflight is None:
+            # after the first paint of the screen, so it shows at once and fills in
+            self.call_after_refresh(self.request_refresh)
+
+    def screen_gone(self, screen: EcotopScreen) -> None:
+        if self._inflight is screen:
+            self._inflight = None
+            self._again = False
+            if self.is_running:
+                self.call_later(self.request_refresh)
+
+    # -- alerts ----------------------------------------------------------------------------------
+
+    def set_alerts(self, alerts: list[Any]) -> None:
+        """Keep the latest alert results; ring the bell once when an alert starts firing."""
+        self.alerts = list(alerts)
+        firing = {alert_key(a) for a in self.alerts if alert_state(a) in ("WARNING", "CRITICAL")}
+        if firing - self._firing:
+            self.bell()
+        self._firing = firing
+
+    def firing_for(self, measure_id: str) -> str | None:
+        """ "CRITICAL", "WARNING" or None for a measure id like "pay.success_rate"."""
+        worst = None
+        for a in self.alerts:
+            if (
+                getattr(a, "measure", None) == measure_id
+                or getattr(a, "measure_id", None) == measure_id
+            ):
+                s = alert_state(a)
+                if s == "CRITICAL":
+                    return s
+                if s == "WARNING":
+                    worst = s
+        return worst
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        try:
+            from tui.widgets.status import StatusBar
+
+            for bar in self.screen.query(StatusBar):
+                bar.update_from_app()
+        except Exception:  # no status bar on this screen
+            pass
+
+    def paused_events(self) -> int:
+        if self.feed is None or not self.paused:
+            return 0
+        return self.feed.total - self._paused_total
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.feed is not None:
+            self.feed.start()
+        if self._watchdog and not self.is_headless:
+            self._install_watchdog()
+        # The first refresh starts when the default screen is resumed (after the first paint).
+
+    def on_resize(self, event: Any) -> None:
+        small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]
+        showing = isinstance(self.screen, TooSmallScreen)
+        if small and not showing:
+            self.push_screen(TooSmallScreen())
+        elif not small and showing:
+            self.pop_screen()
+
+    async def action_quit(self) -> None:
+        self.shutdown()
+        self.exit()
+
+    def shutdown(self) -> None:
+        """Stop the live thread and close the file (idempotent)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self.feed is not None:
+            self.feed.stop()
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+
+    def _install_watchdog(self) -> None:
+        """Exit when the terminal goes away (SSH drop): SIGHUP, or stdin no longer a terminal."""
+        try:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
+        except (RuntimeError, NotImplementedError, ValueError, AttributeError):
+            pass
+        self._ppid = os.getppid()
+        self.set_interval(2.0, self._check_terminal, name="tty-watchdog")
+
+    def _check_terminal(self) -> None:
+        try:
+            fd = sys.__stdin__.fileno()
+            ok = os.isatty(fd)
+            if ok:
+                import termios
+
+                termios.tcgetattr(fd)
+        except (OSError, ValueError, AttributeError):
+            ok = False
+        if not ok or os.getppid() != self._ppid:
+            self._terminal_lost()
+
+    def _terminal_lost(self) -> None:
+        self.shutdown()
+        self.exit(return_code=1)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def watch_range_key(self) -> None:
+        self._update_status()
+        self.request_refresh()
+
+    def action_cycle_range(self) -> None:
+        from queries import next_range
+
+        self.range_key = next_range(self.range_key)
+        self.notify(f"time range {self.range_key}", timeout=1.5)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+
+    def watch_paused(self, paused: bool) -> None:
+        if paused:
+            self.paused_at = self.clock()
+            self._paused_total = self.feed.total if self.feed is not None else 0
+        else:
+            self.paused_at = None
+            target = self._refresh_target()
+            if target is not None:
+                target.apply_pending()
+            self.request_refresh()
+        self._update_status()
+
+    def action_refresh_now(self) -> None:
+        if self.paused:
+            self.paused = False
+            return
+        self.request_refresh()
+
+    def _step_refresh(self, direction: int) -> None:
+        steps = list(REFRESH_STEPS)
+        cur = min(range(len(steps)), key=lambda i: abs(steps[i] - self.refresh_s))
+        self.refresh_s = steps[max(0, min(len(steps) - 1, cur + direction))]
+        self.notify(f"refresh every {self.refresh_s:g} s", timeout=1.5)
+        self._update_status()
+        if self._inflight is None and not self.paused:
+            self._schedule()
+
+    def action_faster(self) -> None:
+        self._step_refresh(-1)
+
+    def action_slower(self) -> None:
+        self._step_refresh(+1)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_alerts(self) -> None:
+        from tui.screens.alerts import AlertsScreen
+
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen())
+
+    def action_pillar(self, n: int) -> None:
+        from queries import PILLARS
+        from tui.screens.pillar import PillarScreen
+
+        pillar = list(PILLARS)[int(n) - 1]
+        if isinstance(self.screen, PillarScreen):
+            if self.screen.pillar == pillar:
+                return
+            self.switch_screen(PillarScreen(pillar))
+        else:
+            self.push_screen(PillarScreen(pillar))
+
+    def _push_lazy(self, module: str, name: str, *args: Any) -> None:
+        import importlib
+
+        try:
+            mod = importlib.import_module(module)
+            cls = getattr(mod, name)
+        except (ModuleNotFoundError, AttributeError):
+            self.notify(f"{name} is not available yet", severity="warning")
+            return
+        if type(self.screen) is cls and not args:
+            return
+        self.push_screen(cls(*args))
+
+    def action_merchants(self) -> None:
+        self._push_lazy("tui.screens.merchants", "MerchantsScreen")
+
+    def action_console(self) -> None:
+        self._push_lazy("tui.screens.console", "ConsoleScreen")
+
+    def on_open_merchant(self, message: OpenMerchant) -> None:
+        message.stop()
+        self._push_lazy("tui.screens.merchants", "MerchantScreen", message.merchant_id)
+
+    def action_export(self) -> None:
+        self.notify("nothing to export on this screen (try the SQL console `:`)", timeout=3)
+
+    def action_filter(self) -> None:
+        self.notify("nothing to filter on this screen (try a pillar view 1-7)", timeout=3)
+
+
+def alert_state(a: Any) -> str:
+    s = getattr(a, "state", None)
+    s = getattr(s, "name", s)
+    return str(s or "UNKNOWN").upper()
+
+
+def alert_key(a: Any) -> str:
+    for attr in ("name", "rule", "id", "measure", "measure_id"):
+        v = getattr(a, attr, None)
+        if v is not None:
+            return f"{attr}:{getattr(v, 'name', v)}:{getattr(a, 'measure', '')}"
+    return repr(a)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def demo_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ecotop")) / "demo.duckdb"
+
+
+def make_app(
+    path: Path | None = None,
+    *,
+    live: bool = False,
+    spool: Path | None = None,
+    range_key: str = "1h",
+    refresh_s: float = 2.0,
+    config_path: Path | None = None,
+    clock: Clock | None = None,
+    seed: int | None = None,
+    rate: float | None = None,
+    display_zone: str | None = None,
+    show_timing: bool = True,
+    watchdog: bool = True,
+    feed_interval_s: float = 1.0,
+    start_feed: bool = True,
+    rules: Iterable[Any] | None = None,
+) -> EcotopApp:
+    """Open the file and build the app (no terminal work here; `app.run()` starts it).
+
+    `path=None` uses the demo database (created by the caller, see tui.commands.dashboard) with live
+    simulation. A file opens read-only unless `live` (the simulator needs a generated file: raises
+    store.errors.NotGenerated otherwise). Raises StoreError subclasses with one-line messages.
+    """
+    from queries import parse_range
+    from store import open_db
+
+    range_key = parse_range(range_key)
+    if refresh_s <= 0:
+        raise BadInput(f"refresh interval must be positive, not {refresh_s:g}")
+    if path is None:
+        path = demo_path()
+        live = True
+    if spool is not None:
+        raise BadInput("--spool is not available in the dashboard yet; use `ecotop ingest`")
+    write = bool(live)
+    db = open_db(path, write=write)
+    try:
+        meta = db.meta()
+        if live and meta.get("generated") != "true":
+            raise NotGenerated(Path(path))
+        config = _load_config(config_path)
+        zone = resolve_zone(
+            display_zone,
+            os.environ.get("ECOTOP_DISPLAY_ZONE"),
+            _config_get(config, "display_zone"),
+            meta.get("display_zone"),
+        )
+        if rules is None:
+            rules = _config_rules(config)
+        feed = None
+        if live:
+            feed = _make_feed(db, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s)
+    except BaseException:
+        db.close()
+        raise
+    app = EcotopApp(
+        db,
+        live=live,
+        feed=feed if start_feed else None,
+        range_key=range_key,
+        refresh_s=refresh_s,
+        clock=clock,
+        display_zone=zone,
+        rules=rules,
+        show_timing=show_timing,
+        watchdog=watchdog,
+    )
+    if not start_feed:
+        app.idle_feed = feed  # type: ignore[attr-defined]
+    return app
+
+
+def _make_feed(
+    db: Any,
+    meta: dict[str, str],
+    *,
+    clock: Clock | None,
+    seed: int | None,
+    rate: float | None,
+    interval: float,
+) -> Any:
+    from tui.live import LiveFeed
+
+    try:
+        from sample_data.live import EventStream
+    except ModuleNotFoundError:
+        raise BadInput(
+            "live simulation is not available in this build (no sample_data.live)"
+        ) from None
+    scale = float(meta.get("scale", "0.05") or 0.05)
+    s = int(seed if seed is not None else int(meta.get("seed", "1") or 1) + 1)
+    stream = EventStream(scale, s, rate=rate)
+    return LiveFeed(db, stream, clock=clock, interval_s=interval)
+
+
+def _load_config(config_path: Path | None) -> Any:
+    """The merged settings from tui.config (when it exists); None without it."""
+    try:
+        from tui import config as cfg  # written by the alerts developer
+    except ModuleNotFoundError:
+        if config_path is not None and not Path(config_path).exists():
+            raise BadInput(f"{config_path}: no such config file") from None
+        return None
+    loader = getattr(cfg, "load", None) or getattr(cfg, "load_config", None)
+    if loader is None:
+        return None
+    return loader(config_path) if config_path is not None else loader()
+
+
+def _config_get(config: Any, key: str) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, dict):
+        return config.get(key)
+    return getattr(config, key, None)
+
+
+def _config_rules(config: Any) -> tuple[Any, ...]:
+    rules = _config_get(config, "rules") or _config_get(config, "alerts")
+    return tuple(rules or ())
+
+
+def run_time_ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000

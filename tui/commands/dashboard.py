@@ -1,0 +1,182 @@
+"""`ecotop [FILE]`: the live dashboard (the default command).
+
+Without FILE it opens the demo database in the user's data directory (created on first run) and
+simulates live traffic into it. With FILE it opens the file read-only and never writes to it, unless
+`--live` asks for the simulator (only on files `ecotop generate` made).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tui.cli import guarded, is_tty
+
+#: Scale of the demo database: small enough to be made in seconds on first run.
+DEMO_SCALE = 0.05
+DEMO_SEED = 7
+
+
+def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED) -> Path:
+    """Create the demo database at `path` on first run (with a progress bar on a terminal)."""
+    if path.exists():
+        return path
+    from datetime import UTC, datetime
+
+    try:
+        from sample_data import generate
+    except ImportError:
+        from store.errors import BadInput
+
+        raise BadInput("the demo needs the sample data generator, which is not installed") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    click.echo(f"ecotop: creating the demo database {path} (first run) ...", err=True)
+    end = datetime.now(UTC)
+    kwargs = {"scale": scale, "seed": seed}
+    try:
+        if is_tty():
+            with click.progressbar(
+                length=1000, label="generating", file=click.get_text_stream("stderr")
+            ) as bar:
+                done = [0]
+
+                def progress(fraction: float, *_: object) -> None:
+                    n = int(max(0.0, min(1.0, float(fraction))) * 1000)
+                    if n > done[0]:
+                        bar.update(n - done[0])
+                        done[0] = n
+
+                _generate(generate, tmp, end=end, progress=progress, **kwargs)
+                bar.update(1000 - done[0])
+        else:
+            _generate(generate, tmp, end=end, progress=None, **kwargs)
+        tmp.replace(path)
+    finally:
+        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+            if p.exists():
+                p.unlink()
+    return path
+
+
+def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Call sample_data.generate with the keywords it accepts (end, progress are optional)."""
+    import inspect
+
+    params = inspect.signature(generate).parameters
+    if "end" in params:
+        kwargs["end"] = end
+    if progress is not None and "progress" in params:
+        kwargs["progress"] = progress
+    generate(path, **kwargs)
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--range",
+    "range_key",
+    envvar="ECOTOP_RANGE",
+    default=None,
+    metavar="RANGE",
+    help="Time range: 15m, 1h, 24h, 7d or 30d (default 1h; `t` cycles it).",
+)
+@click.option(
+    "--refresh",
+    "refresh_s",
+    envvar="ECOTOP_REFRESH",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Seconds between refreshes (default 2; `+`/`-` change it).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="ECOTOP_CONFIG",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Config file (alert rules, display zone, defaults).",
+)
+@click.option(
+    "--live", is_flag=True, help="Simulate live traffic into FILE (a generated file only)."
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=None,
+    envvar="ECOTOP_RATE",
+    help="Multiply the simulated traffic by this factor (default: the history's volume).",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the live simulator.")
+@click.option(
+    "--no-mouse", is_flag=True, envvar="ECOTOP_NO_MOUSE", help="Do not capture the mouse."
+)
+@guarded
+def dashboard(
+    file: Path | None,
+    range_key: str | None,
+    refresh_s: float | None,
+    config_path: Path | None,
+    live: bool,
+    rate: float | None,
+    seed: int | None,
+    no_mouse: bool,
+) -> None:
+    """Watch FILE (or the live demo) in the dashboard."""
+    from queries import parse_range
+    from store.errors import BadInput
+
+    settings = _config_defaults(config_path)
+    try:
+        range_key = parse_range(range_key or settings.get("range") or "1h")
+    except BadInput as exc:
+        raise click.BadParameter(str(exc), param_hint="--range") from None
+    if refresh_s is None:
+        refresh_s = float(settings.get("refresh", 2.0))
+    if refresh_s <= 0:
+        raise click.BadParameter("must be a positive number of seconds", param_hint="--refresh")
+    if rate is not None and rate <= 0:
+        raise click.BadParameter("must be positive", param_hint="--rate")
+    if (rate is not None or seed is not None) and not live and file is not None:
+        raise click.UsageError("--rate and --seed need --live (or the demo, without FILE)")
+    if file is None:
+        from tui.app import demo_path
+
+        ensure_demo(demo_path())
+    from tui.app import make_app
+
+    app = make_app(
+        file,
+        live=live,
+        range_key=range_key,
+        refresh_s=refresh_s,
+        config_path=config_path,
+        seed=seed,
+        rate=rate,
+    )
+    try:
+        app.run(mouse=not no_mouse)
+    finally:
+        app.shutdown()
+        app.db.close()
+    if app.return_code:
+        raise SystemExit(app.return_code)
+
+
+def _config_defaults(config_path: Path | None) -> dict[str, object]:
+    """Dashboard defaults from the config module (user's, then system's file), when it exists."""
+    try:
+        from tui import config as cfg
+    except ModuleNotFoundError:
+        if config_path is not None and not config_path.exists():
+            from store.errors import BadInput
+
+            raise BadInput(f"{config_path}: no such config file") from None
+        return {}
+    getter = getattr(cfg, "dashboard_defaults", None)
+    if getter is None:
+        return {}
+    return dict(getter(config_path) or {})

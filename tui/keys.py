@@ -1,0 +1,47 @@
+"""The one registry of ecotop's keys: app bindings, the help screen and the command palette read it.
+
+Keys follow DESIGN.md (htop/btop/k9s/lazygit conventions). `scope` says where a key works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str  # Textual key name(s), comma separated
+    display: str  # how the help screen and footer show it
+    action: str  # app action (without "app.") or a screen action
+    description: str
+    scope: str = "everywhere"
+    show: bool = False  # shown in the footer
+
+
+PILLAR_KEYS = [
+    Key(str(n), str(n), f"pillar({n})", f"Pillar {n} view", "everywhere") for n in range(1, 8)
+]
+
+APP_KEYS: list[Key] = [
+    Key("q", "q", "quit", "Quit", show=True),
+    Key("question_mark", "?", "help", "Help: every key", show=True),
+    *PILLAR_KEYS,
+    Key("m", "m", "merchants", "Merchants", show=True),
+    Key("colon", ":", "console", "SQL console", show=True),
+    Key("a", "a", "alerts", "Alerts", show=True),
+    Key("t", "t", "cycle_range", "Time range: 15m, 1h, 24h, 7d, 30d", show=True),
+    Key("p", "p", "pause", "Pause / resume the screen (data keeps arriving)", show=True),
+    Key("r", "r", "refresh_now", "Refresh now", show=True),
+    Key("plus", "+", "faster", "Refresh more often"),
+    Key("minus", "-", "slower", "Refresh less often"),
+    Key("e", "e", "export", "Export what the screen shows"),
+    Key("slash", "/", "filter", "Filter the table"),
+]
+
+SCREEN_KEYS: list[Key] = [
+    Key("enter", "enter", "drill", "Drill down (open the merchant of the row)", "tables"),
+    Key("escape", "esc", "back", "Back to the previous screen", "views"),
+    Key("ctrl+p", "ctrl+p", "command_palette", "Command palette: every command by name"),
+]
+
+ALL_KEYS: list[Key] = [*APP_KEYS, *SCREEN_KEYS]

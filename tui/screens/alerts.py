@@ -1,0 +1,71 @@
+"""`a`: the alert rules' latest results (evaluated by the app's refresh cycle)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+SYMBOL = {"CRITICAL": "✖", "WARNING": "⚠", "OK": "✔", "UNKNOWN": "?"}
+ORDER = {"CRITICAL": 0, "WARNING": 1, "UNKNOWN": 2, "OK": 3}
+
+
+def alerts_table(alerts: list[Any], rules: int) -> Table | Text:
+    from tui.app import alert_state
+
+    if not rules:
+        return Text("No alert rules. Put [[alerts]] rules in a config file and pass --config FILE.")
+    if not alerts:
+        return Text("Alerts are evaluated at the next refresh.")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("state", no_wrap=True)
+    table.add_column("measure", no_wrap=True)
+    table.add_column("message")
+    for a in sorted(alerts, key=lambda a: ORDER.get(alert_state(a), 9)):
+        s = alert_state(a)
+        style = {"CRITICAL": "bold reverse", "WARNING": "bold", "UNKNOWN": "dim"}.get(s, "")
+        table.add_row(
+            Text(f"{SYMBOL.get(s, '?')} {s}", style=style),
+            str(getattr(a, "measure", None) or getattr(a, "measure_id", "") or ""),
+            str(getattr(a, "message", "") or ""),
+        )
+    return table
+
+
+class AlertsScreen(ModalScreen[None]):
+    """A modal list of every alert: state (symbol + word), measure and message."""
+
+    DEFAULT_CSS = """
+    AlertsScreen { align: center middle; }
+    AlertsScreen > #alerts-box {
+        width: 90%; height: auto; max-height: 90%;
+        border: round $warning; background: $surface; padding: 0 1;
+    }
+    """
+
+    BINDINGS: ClassVar = [Binding("escape,q,a", "close", "Close", show=True)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="alerts-box") as box:
+            box.border_title = "alerts"
+            box.border_subtitle = "esc closes"
+            yield Static(id="alerts-list")
+
+    def on_mount(self) -> None:
+        self.show_alerts()
+        self.set_interval(1.0, self.show_alerts)
+
+    def show_alerts(self) -> None:
+        app = self.app
+        self.query_one("#alerts-list", Static).update(
+            alerts_table(list(getattr(app, "alerts", [])), len(getattr(app, "rules", ())))
+        )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

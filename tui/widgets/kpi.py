@@ -1,0 +1,132 @@
+"""KpiTile: one headline measure on one line: marker, label, value, change and (if wide) a trend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.widgets.format import change_direction, format_change, format_value
+from tui.widgets.spark import spark_text
+
+ALERT_MARK = {"CRITICAL": "✖", "WARNING": "⚠"}
+
+
+@dataclass(frozen=True)
+class TileState:
+    """Everything a tile shows; the tile re-renders only when this changes."""
+
+    value: str = "…"
+    change: str = ""
+    direction: int = 0  # +1 up, -1 down, 0 flat/unknown
+    good: str | None = "up"
+    alert: str | None = None  # "WARNING", "CRITICAL" or None
+    trend: tuple[float | None, ...] = ()
+
+
+def tile_state(measure: Any, alert: str | None = None, trend: Sequence[Any] = ()) -> TileState:
+    """The TileState of a queries.Measure (value, previous, approx, definition.kind/good)."""
+    d = measure.definition
+    change = measure.change
+    return TileState(
+        value=format_value(d.kind, measure.value, approx=measure.approx),
+        change=format_change(d.kind, change),
+        direction=change_direction(change),
+        good=d.good,
+        alert=alert,
+        trend=tuple(None if v is None else float(v) for v in trend),
+    )
+
+
+class KpiTile(Widget):
+    """One measure: `⚠ label ....... value  ▲ 3.4%  ▁▂▃▅` (the trend only when wide enough).
+
+    Health is shown with a symbol and a style, never colour alone: a firing alert adds ⚠ or ✖ and
+    the `-warning` / `-critical` class.
+    """
+
+    DEFAULT_CSS = """
+    KpiTile { height: 1; width: 1fr; }
+    KpiTile > .kpi-tile--label { color: $text-muted; }
+    KpiTile > .kpi-tile--value { text-style: bold; }
+    KpiTile > .kpi-tile--good { color: $text-success; }
+    KpiTile > .kpi-tile--bad { color: $text-error; }
+    KpiTile > .kpi-tile--flat { color: $text-muted; }
+    KpiTile > .kpi-tile--trend { color: $accent; }
+    KpiTile.-warning { background: $warning 25%; }
+    KpiTile.-warning > .kpi-tile--value { text-style: bold underline; }
+    KpiTile.-critical { background: $error 30%; }
+    KpiTile.-critical > .kpi-tile--value { text-style: bold reverse; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "kpi-tile--label",
+        "kpi-tile--value",
+        "kpi-tile--good",
+        "kpi-tile--bad",
+        "kpi-tile--flat",
+        "kpi-tile--trend",
+    }
+
+    #: Trends are drawn only when the tile is at least this wide.
+    TREND_MIN_WIDTH: ClassVar[int] = 52
+
+    state: reactive[TileState] = reactive(TileState())
+
+    def __init__(self, measure_id: str, label: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.measure_id = measure_id
+        self.label = label
+
+    def show(self, state: TileState) -> None:
+        """Update what the tile shows (a no-op when nothing changed)."""
+        if state != self.state:
+            self.state = state
+
+    def watch_state(self, old: TileState, new: TileState) -> None:
+        if old.alert != new.alert:
+            self.set_class(new.alert == "WARNING", "-warning")
+            self.set_class(new.alert == "CRITICAL", "-critical")
+
+    @property
+    def value_text(self) -> str:
+        return self.state.value
+
+    def render(self) -> Text:
+        s = self.state
+        width = self.size.width
+        mark = ALERT_MARK.get(s.alert or "", " ")
+        value_w = max(8, len(s.value))
+        change_w = max(8, len(s.change))
+        trend_w = 0
+        if width >= self.TREND_MIN_WIDTH and s.trend:
+            trend_w = min(40, width - 2 - 16 - value_w - change_w - 3)
+            trend_w = max(trend_w, 0)
+        label_w = width - 2 - value_w - 1 - change_w - (trend_w + 1 if trend_w else 0)
+        if label_w < 6:  # very narrow: drop the change first
+            change_w = 0
+            label_w = width - 2 - value_w
+        label = (
+            self.label if len(self.label) <= label_w else self.label[: max(label_w - 1, 0)] + "…"
+        )
+        style = self.get_component_rich_style
+        if s.direction == 0:
+            change_style = style("kpi-tile--flat")
+        else:
+            healthy = (s.direction > 0) == (s.good != "down")
+            change_style = style("kpi-tile--good" if healthy or s.good is None else "kpi-tile--bad")
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(f"{mark} ")
+        text.append(label.ljust(max(label_w, 0)), style("kpi-tile--label"))
+        text.append(s.value.rjust(value_w), style("kpi-tile--value"))
+        if change_w:
+            text.append(" ")
+            text.append(s.change.rjust(change_w), change_style)
+        if trend_w:
+            text.append(" ")
+            text.append(spark_text(s.trend, trend_w), style("kpi-tile--trend"))
+        return text

@@ -1,0 +1,107 @@
+"""PillarPanel: one pillar on the overview: its headline measures as KpiTiles and a trend chart.
+
+The panel fits its height: it shows as many tiles as there are rows, and a chart of the lead measure
+when rows are left over; the bottom border carries a one-line sparkline when there is no room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.events import Resize
+
+from tui.widgets.kpi import KpiTile, TileState
+from tui.widgets.spark import Spark, spark_text
+
+#: Rows a chart needs to be worth drawing, and the most it takes.
+CHART_MIN, CHART_MAX = 2, 8
+
+
+class PillarPanel(Vertical):
+    """A bordered panel titled with the pillar's number and name."""
+
+    DEFAULT_CSS = """
+    PillarPanel {
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        border-title-style: bold;
+        border-subtitle-color: $accent;
+        padding: 0 1;
+        height: 1fr;
+    }
+    PillarPanel.-warning { border: round $warning; }
+    PillarPanel.-critical { border: heavy $error; }
+    PillarPanel > Spark.panel-chart { height: 1fr; margin-top: 1; }
+    """
+
+    def __init__(self, pillar: str, title: str, number: int, measures: Sequence[Any], **kw: Any):
+        super().__init__(**kw)
+        self.pillar = pillar
+        self.number = number
+        self.measures = list(measures)  # MeasureDef, in display order
+        self.border_title = f"{number} {title}"
+        self._lead_trend: tuple[float | None, ...] = ()
+        self._fit_rows = -1
+
+    def compose(self) -> ComposeResult:
+        for m in self.measures:
+            yield KpiTile(m.id, m.label, classes="kpi-tile", id=f"kpi-{m.id.replace('.', '-')}")
+        yield Spark(classes="panel-chart")
+
+    @property
+    def tiles(self) -> list[KpiTile]:
+        return list(self.query(KpiTile))
+
+    def tile(self, measure_id: str) -> KpiTile:
+        return self.query_one(f"#kpi-{measure_id.replace('.', '-')}", KpiTile)
+
+    def show(
+        self, states: Mapping[str, TileState], lead_trend: Sequence[float | None] = ()
+    ) -> None:
+        """Update tiles (each one only if its state changed) and the lead measure's trend."""
+        worst = None
+        for t in self.tiles:
+            st = states.get(t.measure_id)
+            if st is None:
+                continue
+            t.show(st)
+            if st.alert == "CRITICAL" or (st.alert == "WARNING" and worst is None):
+                worst = st.alert
+        self.set_class(worst == "WARNING", "-warning")
+        self.set_class(worst == "CRITICAL", "-critical")
+        lead = tuple(lead_trend)
+        if lead != self._lead_trend:
+            self._lead_trend = lead
+            self.query_one(Spark).set_values(lead)
+            self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        chart = self.query_one(Spark)
+        if not chart.display and self._lead_trend:
+            w = max(0, min(24, self.size.width - len(self.border_title or "") - 6))
+            self.border_subtitle = spark_text(self._lead_trend, w) if w >= 6 else ""
+        else:
+            self.border_subtitle = ""
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        rows = self.content_region.height if self.is_mounted else 0
+        if rows == self._fit_rows:
+            return
+        self._fit_rows = rows
+        tiles = self.tiles
+        n = len(tiles)
+        visible = min(n, rows)
+        for i, t in enumerate(tiles):
+            t.display = i < visible
+        spare = rows - visible - 1  # one row of margin above a chart
+        chart = self.query_one(Spark)
+        chart.display = visible == n and spare >= CHART_MIN
+        if chart.display:
+            chart.styles.height = min(spare, CHART_MAX)
+        self._update_subtitle()

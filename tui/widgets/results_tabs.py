@@ -1,0 +1,224 @@
+"""ResultsTabs: one tab per statement run, each an Arrow-backed table with its column types.
+
+A result holds only the rows on display (the console pushes the row limit into DuckDB), so a huge
+table shows its first rows at once; the footer says "10,000 of more rows" when the limit cut it.
+Cells are copied with `ctrl+c` (the cell, or a selection made with shift+arrows) through the
+terminal (OSC 52, so it works over SSH); `e` asks the console to export the whole result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, TabbedContent, TabPane
+
+#: Widest a column is drawn (cells are cut with an ellipsis; the whole value is copied).
+MAX_COLUMN_WIDTH = 48
+NULL = "∅"
+
+
+@dataclass
+class ResultData:
+    """One statement's outcome as the console shows it."""
+
+    index: int
+    sql: str
+    table: pa.Table | None = None
+    types: list[str] = field(default_factory=list)
+    truncated: bool = False
+    elapsed_ms: float | None = None
+    error: str | None = None
+    cancelled: bool = False
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows if self.table is not None else 0
+
+    @property
+    def summary(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        if self.error is not None:
+            return "error"
+        n = f"{self.rows:,}"
+        rows = f"{n} of more rows" if self.truncated else f"{n} row{'s' if self.rows != 1 else ''}"
+        if self.elapsed_ms is None:
+            return rows
+        return f"{rows} · {format_ms(self.elapsed_ms)}"
+
+
+def format_ms(ms: float) -> str:
+    if ms >= 10_000:
+        return f"{ms / 1000:.0f} s"
+    if ms >= 1000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms:.0f} ms"
+
+
+def short_sql(sql: str, width: int = 24) -> str:
+    """A statement squeezed onto one short line (for tab titles)."""
+    from tui.widgets.sql_text import strip_comments
+
+    text = re.sub(r"\s+", " ", strip_comments(sql)).strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def display_table(table: pa.Table, zone: Any = None) -> pa.Table:
+    """Instants shown in the display zone (a metadata change: no data is copied)."""
+    if zone is None:
+        return table
+    key = getattr(zone, "key", None) or str(zone)
+    cols = []
+    changed = False
+    for f, col in zip(table.schema, table.columns):
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            cols.append(col.cast(pa.timestamp(f.type.unit, tz=key)))
+            changed = True
+        else:
+            cols.append(col)
+    if not changed:
+        return table
+    return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def type_name(dtype: pa.DataType) -> str:
+    """A short SQL-ish name for an Arrow type (when DuckDB's own type name is not known)."""
+    t = str(dtype)
+    return {
+        "int64": "BIGINT",
+        "int32": "INTEGER",
+        "int16": "SMALLINT",
+        "int8": "TINYINT",
+        "double": "DOUBLE",
+        "float": "FLOAT",
+        "string": "VARCHAR",
+        "large_string": "VARCHAR",
+        "string_view": "VARCHAR",
+        "bool": "BOOLEAN",
+        "date32[day]": "DATE",
+    }.get(t, t.upper())
+
+
+class ResultView(Vertical):
+    """One result: the table (or the message of a statement that returned none) and a footer."""
+
+    DEFAULT_CSS = """
+    ResultView { height: 1fr; }
+    ResultView > .result-table { height: 1fr; max-height: 100%; }
+    ResultView > .result-footer { height: 1; color: $text-muted; padding: 0 1; }
+    ResultView > .result-empty { height: 1fr; color: $text-muted; padding: 1 2; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export", show=True),
+    ]
+
+    class ExportRequested(Message):
+        def __init__(self, result: ResultData) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self, result: ResultData, zone: Any = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.result = result
+        self.zone = zone
+
+    def compose(self) -> ComposeResult:
+        from textual_fastdatatable import ArrowBackend, DataTable
+
+        r = self.result
+        if r.table is not None and r.table.num_columns:
+            table = display_table(r.table, self.zone)
+            types = r.types or [type_name(f.type) for f in table.schema]
+            labels: list[str | Text] = []
+            for name, ty in zip(table.column_names, types):
+                label = Text(str(name), style="bold")
+                label.append("\n" + ty.lower(), style="not bold dim")
+                labels.append(label)
+            yield DataTable(
+                backend=ArrowBackend(table),
+                column_labels=labels,
+                header_height=2,
+                cursor_type="range",
+                max_column_content_width=MAX_COLUMN_WIDTH,
+                null_rep=NULL,
+                render_markup=False,
+                classes="result-table",
+            )
+        else:
+            text = "the statement returned no columns" if r.error is None else r.error
+            yield Static(Text(text), classes="result-empty")
+        yield Static(Text(r.summary), classes="result-footer")
+
+    @property
+    def data_table(self) -> Any:
+        from textual_fastdatatable import DataTable
+
+        found = self.query(DataTable)
+        return found.first() if found else None
+
+    def action_export(self) -> None:
+        self.post_message(self.ExportRequested(self.result))
+
+
+class ResultsTabs(TabbedContent):
+    """The results of the last run: a tab per statement (replaced by the next run)."""
+
+    DEFAULT_CSS = """
+    ResultsTabs { height: 1fr; }
+    ResultsTabs > ContentSwitcher { height: 1fr; }
+    ResultsTabs TabPane { padding: 0; height: 1fr; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.results: list[ResultData] = []
+        self.zone: Any = None
+        self._generation = 0
+
+    async def show_results(self, results: list[ResultData]) -> None:
+        """Replace every tab with one per result (the first active)."""
+        self._generation += 1
+        self.results = list(results)
+        await self.clear_panes()
+        for r in results:
+            title = f"{r.index + 1} {short_sql(r.sql)}"
+            if r.error is not None and not r.cancelled:
+                title += " ✖"
+            pane = TabPane(
+                title, ResultView(r, self.zone), id=f"result-{self._generation}-{r.index}"
+            )
+            await self.add_pane(pane)
+        if results:
+            self.active = f"result-{self._generation}-0"
+
+    async def add_result(self, r: ResultData, first: bool) -> None:
+        """Add one result as its tab (the first of a run clears the previous run's tabs)."""
+        if first:
+            self._generation += 1
+            self.results = []
+            await self.clear_panes()
+        self.results.append(r)
+        title = f"{r.index + 1} {short_sql(r.sql)}"
+        if r.error is not None and not r.cancelled:
+            title += " ✖"
+        pane_id = f"result-{self._generation}-{r.index}"
+        await self.add_pane(TabPane(title, ResultView(r, self.zone), id=pane_id))
+        if first:
+            self.active = pane_id
+
+    @property
+    def current(self) -> ResultView | None:
+        pane = self.active_pane
+        if pane is None:
+            return None
+        found = pane.query(ResultView)
+        return found.first() if found else None
