@@ -141,8 +141,14 @@ def connect(
         con = duckdb.connect(str(p), read_only=not write, config=cfg)
     except duckdb.Error as exc:
         raise _translate(p, exc) from None
-    # Rollups bucket instants by UTC minute and hour; every cursor of this instance inherits it.
-    con.execute("SET GLOBAL TimeZone = 'UTC'")
+    from store import guard
+
+    if not guard.is_locked_down(con):  # else: this process already opened (and locked) the file
+        # Rollups bucket instants by UTC minute and hour; every cursor of this instance inherits it.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+    # No file or network access from SQL, and no SET afterwards (see store/guard.py): set anything
+    # else this instance needs above this line.
+    guard.lockdown(con)
     return con
 
 
