@@ -1,0 +1,313 @@
+"""Alert rules on small files built to trip, and not to trip, each default rule."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import alert_data as ad
+import pytest
+
+from queries import alerts
+from queries.alerts import AlertResult, Rule, RuleError, State, default_rules, evaluate
+from queries.measures import BY_ID
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """build(name, **kwargs) -> (db, cursor), made once per module per name; closed at the end."""
+    made = {}
+
+    def _build(name: str, **kwargs):
+        if name not in made:
+            path = ad.build(tmp_path_factory.mktemp("alerts") / f"{name}.duckdb", **kwargs)
+            made[name] = ad.cursor(path)
+        return made[name][1]
+
+    yield _build
+    for db, cur in made.values():
+        cur.close()
+        db.close()
+
+
+def by_rule(results: list[AlertResult], name: str) -> AlertResult:
+    (r,) = [x for x in results if x.rule.name == name]
+    return r
+
+
+def of(results: list[AlertResult], rule: str, measure: str) -> AlertResult:
+    (r,) = [x for x in results if x.rule.name == rule and x.measure == measure]
+    return r
+
+
+def rules(*names: str) -> list[Rule]:
+    return [r for r in default_rules() if r.name in names]
+
+
+# --- the rules themselves ---------------------------------------------------------------------------
+
+
+def test_default_rules_cover_the_issue() -> None:
+    d = {r.name: r for r in default_rules()}
+    assert set(d) == {
+        "pay_success_rate",
+        "pay_refund_rate",
+        "mp_refund_rate",
+        "payscore_bad_debt_rate",
+        "stale",
+        "week_over_week",
+    }
+    assert (d["pay_success_rate"].condition, d["pay_success_rate"].critical) == ("below", 0.99)
+    assert d["stale"].critical == 300
+    assert (d["week_over_week"].measure, d["week_over_week"].critical) == ("*", 50)
+    for r in d.values():
+        assert r.measure in ("stale", "*") or r.measure in BY_ID
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "match"),
+    [
+        ({"measure": "pay.nope"}, "measure", "unknown measure"),
+        ({"condition": "near"}, "condition", "condition must be"),
+        ({"window": "2h"}, "window", "window must be"),
+        ({"warning": None, "critical": None}, None, "needs a warning or a critical"),
+        ({"warning": 0.98}, "critical", "must be below or equal"),
+        ({"min_volume": -1}, "min_volume", ">= 0"),
+        ({"measure": "*"}, "condition", "only takes condition 'change'"),
+    ],
+)
+def test_rule_validation(kwargs, key, match) -> None:
+    base = {
+        "name": "r",
+        "measure": "pay.success_rate",
+        "condition": "below",
+        "warning": 0.995,
+        "critical": 0.99,
+    }
+    with pytest.raises(RuleError, match=match) as err:
+        Rule(**{**base, **kwargs})
+    assert err.value.key == key
+
+
+def test_rule_from_table_reads_percentages_and_durations() -> None:
+    base = {r.name: r for r in default_rules()}
+    r, on = rule_from = alerts.rule_from_table(
+        "pay_success_rate", {"warning": "99.8%", "critical": "99.5%"}, base["pay_success_rate"]
+    )
+    assert (
+        rule_from and on and (r.warning, r.critical) == (pytest.approx(0.998), pytest.approx(0.995))
+    )
+    r, _ = alerts.rule_from_table("stale", {"warning": "90s", "critical": "2h"}, base["stale"])
+    assert (r.warning, r.critical) == (90, 7200)
+    r, _ = alerts.rule_from_table(
+        "swing", {"measure": "pay.gmv", "condition": "change", "warning": "20%", "critical": 40}
+    )
+    assert (r.warning, r.critical, r.window, r.min_volume) == (20, 40, "15m", 0)
+    r, on = alerts.rule_from_table("stale", {"enabled": False}, base["stale"])
+    assert on is False and r == base["stale"]
+
+
+def test_worst_and_by_measure() -> None:
+    assert alerts.worst([]) == State.OK
+    assert alerts.worst([State.OK, State.UNKNOWN]) == State.UNKNOWN
+    assert alerts.worst([State.UNKNOWN, State.WARNING]) == State.WARNING
+    assert alerts.worst([State.WARNING, State.CRITICAL, State.UNKNOWN]) == State.CRITICAL
+    r = default_rules()[0]
+    a = AlertResult(r, State.OK, "pay.gmv", 1, None, "a")
+    b = AlertResult(r, State.CRITICAL, "pay.gmv", 1, None, "b")
+    assert alerts.by_measure([a, b])["pay.gmv"] is b
+    assert [int(s) for s in State] == [0, 1, 2, 3]
+
+
+def test_values_are_formatted_in_their_unit() -> None:
+    rate, money = BY_ID["pay.success_rate"], BY_ID["pay.gmv"]
+    assert alerts.fmt_value(rate, 0.99512) == "99.51%"
+    assert alerts.fmt_value(rate, 0.99996) == "99.99%"  # never 100% unless it is
+    assert alerts.fmt_value(rate, 1.0) == "100.00%"
+    assert alerts.fmt_value(money, Decimal("1234.5")) == "CNY 1,234.50"
+    assert alerts.fmt_duration(432) == "7m 12s"
+
+
+# --- evaluated on data ------------------------------------------------------------------------------
+
+
+def test_healthy_data_is_ok(build) -> None:
+    cur = build("healthy")
+    results = evaluate(cur, default_rules())
+    assert alerts.worst(results) == State.OK, [r.line() for r in results if r.state]
+    psr = by_rule(results, "pay_success_rate")
+    assert 0.995 < psr.value < 1
+    assert psr.line().startswith("OK pay.success_rate ")
+    assert psr.line().endswith("(limit 99.50%)")
+    assert by_rule(results, "stale").message == "not judged: the data is not live"
+
+
+def test_success_rate_below_limit_is_critical_then_warning(build) -> None:
+    cur = build(
+        "fail2pct", now=[ad.Pay(fail_every=50), ad.Pay(entry="mini_program", fail_every=50)]
+    )
+    r = by_rule(evaluate(cur, rules("pay_success_rate")), "pay_success_rate")
+    assert r.state == State.CRITICAL
+    assert r.value == pytest.approx(0.98, abs=0.002)
+    assert r.threshold == 0.99
+    assert r.line() == "CRITICAL pay.success_rate 98.00% (critical 99.00%)"
+
+    cur = build(
+        "fail07pct", now=[ad.Pay(fail_every=150), ad.Pay(entry="mini_program", fail_every=150)]
+    )
+    r = by_rule(evaluate(cur, rules("pay_success_rate")), "pay_success_rate")
+    assert r.state == State.WARNING and r.threshold == 0.995
+    assert "(warning 99.50%)" in r.line()
+
+
+def test_too_few_payments_are_not_judged(build) -> None:
+    cur = build("quiet", now=[ad.Pay(per_min=1, fail_every=3)])
+    r = by_rule(evaluate(cur, rules("pay_success_rate")), "pay_success_rate")
+    assert r.state == State.OK
+    assert r.value == pytest.approx(2 / 3, abs=0.05)
+    assert r.message == "66.67% not judged: 10 transactions in 15m (< 200)"
+
+
+def test_refund_rate_high_is_warning_then_critical(build) -> None:
+    names = ("pay_refund_rate", "mp_refund_rate")
+    cur = build(
+        "refund6", now=[ad.Pay(refund_every=16), ad.Pay(entry="mini_program", refund_every=16)]
+    )
+    res = evaluate(cur, rules(*names))
+    assert [by_rule(res, n).state for n in names] == [State.WARNING, State.WARNING]
+    assert by_rule(res, "pay_refund_rate").value == pytest.approx(1 / 16, abs=0.002)
+
+    cur = build(
+        "refund12", now=[ad.Pay(refund_every=8), ad.Pay(entry="mini_program", refund_every=8)]
+    )
+    res = evaluate(cur, rules(*names))
+    assert [by_rule(res, n).state for n in names] == [State.CRITICAL, State.CRITICAL]
+    assert re.fullmatch(
+        r"CRITICAL mini_programs\.refund_rate 12\.\d\d% \(critical 12\.00%\)",
+        by_rule(res, "mp_refund_rate").line(),
+    )
+
+
+def test_payscore_bad_debt_rate(build) -> None:
+    cur = build("baddebt10", payscore={"unpaid_every": 10})
+    r = by_rule(evaluate(cur, rules("payscore_bad_debt_rate")), "payscore_bad_debt_rate")
+    assert r.state == State.CRITICAL and r.value == pytest.approx(0.10, abs=0.01)
+    cur = build("baddebt4", payscore={"unpaid_every": 25})
+    r = by_rule(evaluate(cur, rules("payscore_bad_debt_rate")), "payscore_bad_debt_rate")
+    assert r.state == State.WARNING and r.value == pytest.approx(0.04, abs=0.01)
+
+
+def test_stale_live_data_is_critical(build) -> None:
+    cur = build("healthy")
+    stale = rules("stale")
+    r = by_rule(evaluate(cur, stale, live=True, now=ad.END + timedelta(minutes=10)), "stale")
+    assert r.state == State.CRITICAL
+    assert r.value == pytest.approx(600)
+    assert r.line() == "CRITICAL stale no new data for 10m (critical 5m)"
+    r = by_rule(evaluate(cur, stale, live=True, now=ad.END + timedelta(minutes=2)), "stale")
+    assert r.state == State.OK and r.message == "newest data 2m ago (limit 5m)"
+    r = by_rule(evaluate(cur, stale, live=False, now=ad.END + timedelta(days=3)), "stale")
+    assert r.state == State.OK  # a static file is as of its newest data
+
+
+def test_week_over_week_jump_fires_with_enough_volume(build) -> None:
+    cur = build(
+        "wow_up",
+        now=[
+            ad.Pay(per_min=60, fail_every=0),
+            ad.Pay(entry="mini_program", per_min=60, fail_every=0),
+        ],
+        week_ago=[
+            ad.Pay(per_min=30, fail_every=0),
+            ad.Pay(entry="mini_program", per_min=30, fail_every=0),
+        ],
+    )
+    res = evaluate(cur, rules("week_over_week"))
+    tx = of(res, "week_over_week", "pay.transactions")
+    assert tx.state == State.CRITICAL
+    assert tx.change == pytest.approx(100.0)
+    assert (tx.value, tx.reference, tx.volume, tx.reference_volume) == (1800, 900, 1800, 900)
+    assert (
+        tx.line() == "CRITICAL pay.transactions 1,800 +100.0% vs 900 a week earlier (critical ±50%)"
+    )
+    assert of(res, "week_over_week", "mini_programs.gmv").state == State.CRITICAL
+    # Rates did not move: success and refund rates are the same as a week earlier.
+    assert of(res, "week_over_week", "pay.success_rate").state == State.OK
+    assert of(res, "week_over_week", "pay.refund_rate").state == State.OK
+    assert abs(of(res, "week_over_week", "pay.refund_rate").change) < 1
+
+    cur = build(
+        "wow_down",
+        now=[ad.Pay(per_min=20)],
+        week_ago=[ad.Pay(per_min=60)],
+    )
+    tx = of(evaluate(cur, rules("week_over_week")), "week_over_week", "pay.transactions")
+    assert tx.state == State.CRITICAL and tx.change == pytest.approx(-66.67, abs=0.01)
+
+
+def test_week_over_week_jump_with_too_little_volume_is_ok(build) -> None:
+    cur = build(
+        "wow_small",
+        now=[ad.Pay(per_min=4)],
+        week_ago=[ad.Pay(per_min=1)],
+    )
+    res = evaluate(cur, rules("week_over_week"))
+    tx = of(res, "week_over_week", "pay.transactions")
+    assert tx.state == State.OK
+    assert tx.change is None
+    assert "not compared: 60 transactions now, 15 a week earlier (< 200)" in tx.message
+    assert alerts.worst(res) == State.OK
+    # With the volume limit lowered the same +300% fires: it was the volume that held it back.
+    low = Rule("wow", "*", "change", warning=30, critical=50, min_volume=10)
+    tx = of(evaluate(cur, [low]), "wow", "pay.transactions")
+    assert tx.state == State.CRITICAL and tx.change == pytest.approx(300)
+
+
+def test_no_week_earlier_data_is_not_compared(build) -> None:
+    cur = build("healthy")
+    res = evaluate(cur, rules("week_over_week"))
+    assert {r.state for r in res} == {State.OK}
+    assert all(r.change is None for r in res)
+
+
+def test_empty_window_is_unknown(build) -> None:
+    cur = build("healthy")
+    later = ad.END + timedelta(hours=5)
+    res = evaluate(cur, rules("pay_success_rate", "pay_refund_rate"), as_of=later)
+    assert [r.state for r in res] == [State.UNKNOWN, State.UNKNOWN]
+    assert res[0].line() == "UNKNOWN pay.success_rate no data in the last 15m"
+    assert alerts.worst(res) == State.UNKNOWN
+
+
+def test_each_window_is_computed_once(build, monkeypatch) -> None:
+    cur = build("healthy")
+    calls = []
+    real = alerts.kpis
+
+    def counting(cur, window, **kw):
+        calls.append((window, kw["as_of"]))
+        return real(cur, window, **kw)
+
+    monkeypatch.setattr(alerts, "kpis", counting)
+    extra = Rule("gmv_high", "pay.gmv", "above", critical=10**9, window="15m")
+    evaluate(cur, [*default_rules(), extra])
+    assert sorted(calls) == sorted(
+        [
+            ("15m", ad.END),
+            ("1h", ad.END),
+            ("24h", ad.END),
+            ("15m", ad.END - timedelta(days=7)),
+        ]
+    )
+
+
+def test_results_serialise(build) -> None:
+    import json
+
+    cur = build("healthy")
+    res = evaluate(cur, default_rules())
+    data = json.loads(json.dumps([r.to_dict() for r in res]))
+    psr = next(d for d in data if d["rule"] == "pay_success_rate")
+    assert psr["state"] == "OK" and psr["window"] == "15m" and psr["critical"] == 0.99
+    assert isinstance(psr["value"], float)
