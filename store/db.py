@@ -171,12 +171,31 @@ def open_db(
 ) -> Database:
     """Open an existing ecotop file. Read-only unless `write`; never creates a file.
 
+    When another ecotop process writes the file and serves it (store/server.py), a read-only open
+    returns a `store.remote.RemoteDatabase` talking to that process instead: the same cursor surface.
+
     Raises a StoreError with a one-line message for a missing path, a file that is not a DuckDB
     database or is damaged, a file locked by another process (naming its PID), a file that is not an
     ecotop database, and a schema older (unless `allow_old`) or newer than this build.
     """
     p = Path(path)
-    con = connect(p, write=write, limits=limits)
+    if not write and p.exists():
+        from store.remote import connect_remote
+
+        remote = connect_remote(p)
+        if remote is not None:
+            return remote  # type: ignore[return-value]
+    try:
+        con = connect(p, write=write, limits=limits)
+    except errors.Locked:
+        if write:
+            raise
+        from store.remote import connect_remote
+
+        remote = connect_remote(p, wait=1.5)  # a writer that just started may not serve yet
+        if remote is None:
+            raise
+        return remote  # type: ignore[return-value]
     try:
         version = schema_version(con)
     except duckdb.Error as exc:
