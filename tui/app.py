@@ -32,6 +32,8 @@ REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MIN_SIZE = (60, 20)
 #: Live data counts as stale when nothing arrived for this long (and at least 3 feed ticks).
 STALE_AFTER = timedelta(seconds=15)
+#: Alert rules are judged in the refresh worker at most this often (each rule window costs queries).
+ALERT_EVERY_S = 10.0
 
 Clock = Callable[[], datetime]
 
@@ -60,7 +62,7 @@ class EcotopCommands(Provider):
         app = self.app
         out = []
         for k in APP_KEYS:
-            title = f"{k.description}  [{k.display}]"
+            title = f"{k.description} · key {k.display}"
             out.append((title, k.action, partial(app.run_action, k.action)))
         return out
 
@@ -121,7 +123,8 @@ class EcotopApp(App):
         rules: Iterable[Any] = (),
         show_timing: bool = True,
         watchdog: bool = True,
-        close_db: bool = True,
+        start_feed: bool = True,
+        alert_every_s: float = ALERT_EVERY_S,
     ) -> None:
         super().__init__()
         self.db = db
@@ -130,10 +133,12 @@ class EcotopApp(App):
         self.clock: Clock = clock or utc_now
         self.display_zone = display_zone or ZoneInfo(DEFAULT_ZONE)
         self.rules = tuple(rules)
+        self.alert_every_s = float(alert_every_s)
+        self._alerts_due_at: float | None = None
         self.refresh_s = float(refresh_s)
         self.show_timing = show_timing
         self._watchdog = watchdog
-        self._close_db = close_db
+        self._start_feed = start_feed
         self.set_reactive(EcotopApp.range_key, range_key)
         # refresh cycle state
         self._timer: Any = None
@@ -204,12 +209,21 @@ class EcotopApp(App):
         return None
 
     def refresh_context(self, render: bool = True) -> RefreshContext:
+        """This cycle's context; alert rules ride along at most every `alert_every_s` seconds."""
+        rules: tuple[Any, ...] = ()
+        mono = time.monotonic()
+        # Not in the first cycle: the first screen fills in before alerts cost anything.
+        if (self.rules and self.refresh_count > 0) and (
+            self._alerts_due_at is None or mono >= self._alerts_due_at or self.alert_every_s <= 0
+        ):
+            rules = self.rules
+            self._alerts_due_at = mono + self.alert_every_s
         return RefreshContext(
             range_key=self.range_key,
             live=self.live,
             now=self.clock(),
             render=render,
-            rules=self.rules,
+            rules=rules,
         )
 
     def request_refresh(self) -> None:
@@ -229,7 +243,7 @@ class EcotopApp(App):
             self._schedule()
             return
         self._inflight = target
-        target.start_refresh(self.refresh_context(render=target.is_current))
+        target.start_refresh(self.refresh_context(render=target.is_active))
 
     def refresh_finished(
         self,
@@ -325,7 +339,7 @@ class EcotopApp(App):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.feed is not None:
+        if self.feed is not None and self._start_feed:
             self.feed.start()
         if self._watchdog and not self.is_headless:
             self._install_watchdog()
@@ -510,13 +524,17 @@ def demo_path() -> Path:
     return Path(platformdirs.user_data_dir("ecotop")) / "demo.duckdb"
 
 
+#: DuckDB memory for the dashboard unless configured: keeps the process well under 400 MB at scale 1.
+DASHBOARD_MEMORY_LIMIT = "256MB"
+
+
 def make_app(
     path: Path | None = None,
     *,
     live: bool = False,
     spool: Path | None = None,
-    range_key: str = "1h",
-    refresh_s: float = 2.0,
+    range_key: str | None = None,
+    refresh_s: float | None = None,
     config_path: Path | None = None,
     clock: Clock | None = None,
     seed: int | None = None,
@@ -527,17 +545,30 @@ def make_app(
     feed_interval_s: float = 1.0,
     start_feed: bool = True,
     rules: Iterable[Any] | None = None,
+    alert_every_s: float = ALERT_EVERY_S,
+    settings: Any = None,
 ) -> EcotopApp:
     """Open the file and build the app (no terminal work here; `app.run()` starts it).
 
     `path=None` uses the demo database (created by the caller, see tui.commands.dashboard) with live
     simulation. A file opens read-only unless `live` (the simulator needs a generated file: raises
-    store.errors.NotGenerated otherwise). Raises StoreError subclasses with one-line messages.
+    store.errors.NotGenerated otherwise). Settings not given here (range, refresh, display zone,
+    alert rules, DuckDB limits) come from `tui.config.load(config_path)`: ECOTOP_* variables, then
+    the user's config file, then the system's. `rules=()` turns alerts off. `start_feed=False`
+    builds the live feed without starting its thread (`app.feed.step()` drives it in tests).
+    Raises StoreError subclasses with one-line messages.
     """
     from queries import parse_range
     from store import open_db
 
-    range_key = parse_range(range_key)
+    if settings is None:
+        settings = load_settings(
+            config_path, {"range": range_key, "refresh": refresh_s, "display_zone": display_zone}
+        )
+    range_key = parse_range(range_key or _config_get(settings, "range") or "1h")
+    refresh_s = float(
+        refresh_s if refresh_s is not None else _config_get(settings, "refresh") or 2.0
+    )
     if refresh_s <= 0:
         raise BadInput(f"refresh interval must be positive, not {refresh_s:g}")
     if path is None:
@@ -545,21 +576,25 @@ def make_app(
         live = True
     if spool is not None:
         raise BadInput("--spool is not available in the dashboard yet; use `ecotop ingest`")
-    write = bool(live)
-    db = open_db(path, write=write)
+    db = open_db(path, write=bool(live), limits=_limits(settings))
     try:
         meta = db.meta()
         if live and meta.get("generated") != "true":
             raise NotGenerated(Path(path))
-        config = _load_config(config_path)
+        origin = _config_get(settings, "origin") or {}
+        configured_zone = (
+            _config_get(settings, "display_zone")
+            if origin.get("display_zone", "default") != "default"
+            else None
+        )
         zone = resolve_zone(
             display_zone,
             os.environ.get("ECOTOP_DISPLAY_ZONE"),
-            _config_get(config, "display_zone"),
+            configured_zone,
             meta.get("display_zone"),
         )
         if rules is None:
-            rules = _config_rules(config)
+            rules = tuple(_config_get(settings, "alerts") or ())
         feed = None
         if live:
             feed = _make_feed(db, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s)
@@ -569,7 +604,7 @@ def make_app(
     app = EcotopApp(
         db,
         live=live,
-        feed=feed if start_feed else None,
+        feed=feed,
         range_key=range_key,
         refresh_s=refresh_s,
         clock=clock,
@@ -577,10 +612,36 @@ def make_app(
         rules=rules,
         show_timing=show_timing,
         watchdog=watchdog,
+        start_feed=start_feed,
+        alert_every_s=alert_every_s,
     )
-    if not start_feed:
-        app.idle_feed = feed  # type: ignore[attr-defined]
+    theme = _config_get(settings, "theme")
+    if theme and theme in app.available_themes:
+        app.theme = theme
     return app
+
+
+def load_settings(config_path: Path | None, flags: dict[str, Any]) -> Any:
+    """tui.config.load with the flags given (None values ignored); None without the module."""
+    try:
+        from tui import config as cfg
+    except ModuleNotFoundError:
+        if config_path is not None and not Path(config_path).exists():
+            raise BadInput(f"{config_path}: no such config file") from None
+        return None
+    return cfg.load(config_path, flags={k: v for k, v in flags.items() if v is not None})
+
+
+def _limits(settings: Any) -> Any:
+    from store import Limits
+
+    limits = settings.limits() if settings is not None and hasattr(settings, "limits") else Limits()
+    configured = _config_get(settings, "memory_limit") or os.environ.get("ECOTOP_MEMORY_LIMIT")
+    if not configured:
+        from dataclasses import replace
+
+        limits = replace(limits, memory_limit=DASHBOARD_MEMORY_LIMIT)
+    return limits
 
 
 def _make_feed(
@@ -606,31 +667,12 @@ def _make_feed(
     return LiveFeed(db, stream, clock=clock, interval_s=interval)
 
 
-def _load_config(config_path: Path | None) -> Any:
-    """The merged settings from tui.config (when it exists); None without it."""
-    try:
-        from tui import config as cfg  # written by the alerts developer
-    except ModuleNotFoundError:
-        if config_path is not None and not Path(config_path).exists():
-            raise BadInput(f"{config_path}: no such config file") from None
-        return None
-    loader = getattr(cfg, "load", None) or getattr(cfg, "load_config", None)
-    if loader is None:
-        return None
-    return loader(config_path) if config_path is not None else loader()
-
-
 def _config_get(config: Any, key: str) -> Any:
     if config is None:
         return None
     if isinstance(config, dict):
         return config.get(key)
     return getattr(config, key, None)
-
-
-def _config_rules(config: Any) -> tuple[Any, ...]:
-    rules = _config_get(config, "rules") or _config_get(config, "alerts")
-    return tuple(rules or ())
 
 
 def run_time_ms(t0: float) -> float:

@@ -78,27 +78,24 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
 @click.option(
     "--range",
     "range_key",
-    envvar="ECOTOP_RANGE",
     default=None,
     metavar="RANGE",
-    help="Time range: 15m, 1h, 24h, 7d or 30d (default 1h; `t` cycles it).",
+    help="Time range: 15m, 1h, 24h, 7d or 30d (default 1h; `t` cycles it). Env: ECOTOP_RANGE.",
 )
 @click.option(
     "--refresh",
     "refresh_s",
-    envvar="ECOTOP_REFRESH",
     type=float,
     default=None,
     metavar="SECONDS",
-    help="Seconds between refreshes (default 2; `+`/`-` change it).",
+    help="Seconds between refreshes (default 2; `+`/`-` change it). Env: ECOTOP_REFRESH.",
 )
 @click.option(
     "--config",
     "config_path",
-    envvar="ECOTOP_CONFIG",
     type=click.Path(path_type=Path),
     default=None,
-    help="Config file (alert rules, display zone, defaults).",
+    help="Config file (alert rules, display zone, defaults) instead of the user's. Env: ECOTOP_CONFIG.",
 )
 @click.option(
     "--live", is_flag=True, help="Simulate live traffic into FILE (a generated file only)."
@@ -107,13 +104,10 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
     "--rate",
     type=float,
     default=None,
-    envvar="ECOTOP_RATE",
-    help="Multiply the simulated traffic by this factor (default: the history's volume).",
+    help="Multiply the simulated traffic by this factor (default: the history's own volume).",
 )
 @click.option("--seed", type=int, default=None, help="Seed of the live simulator.")
-@click.option(
-    "--no-mouse", is_flag=True, envvar="ECOTOP_NO_MOUSE", help="Do not capture the mouse."
-)
+@click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @guarded
 def dashboard(
     file: Path | None,
@@ -125,29 +119,31 @@ def dashboard(
     seed: int | None,
     no_mouse: bool,
 ) -> None:
-    """Watch FILE (or the live demo) in the dashboard."""
+    """Watch FILE (or, without FILE, the live demo) in the dashboard.
+
+    FILE opens read-only and is never written, unless --live adds simulated events to it.
+    Keys: q quit, ? help, 1-7 pillars, t range, p pause, r refresh, a alerts, ctrl+p commands.
+    """
     from queries import parse_range
     from store.errors import BadInput
 
-    settings = _config_defaults(config_path)
-    try:
-        range_key = parse_range(range_key or settings.get("range") or "1h")
-    except BadInput as exc:
-        raise click.BadParameter(str(exc), param_hint="--range") from None
-    if refresh_s is None:
-        refresh_s = float(settings.get("refresh", 2.0))
-    if refresh_s <= 0:
+    if range_key is not None:
+        try:
+            range_key = parse_range(range_key)
+        except BadInput as exc:
+            raise click.BadParameter(str(exc), param_hint="--range") from None
+    if refresh_s is not None and refresh_s <= 0:
         raise click.BadParameter("must be a positive number of seconds", param_hint="--refresh")
     if rate is not None and rate <= 0:
         raise click.BadParameter("must be positive", param_hint="--rate")
     if (rate is not None or seed is not None) and not live and file is not None:
         raise click.UsageError("--rate and --seed need --live (or the demo, without FILE)")
+    from tui.app import demo_path, load_settings, make_app
+
+    # Settings first: a bad config file fails before anything is created or opened.
+    settings = load_settings(config_path, {"range": range_key, "refresh": refresh_s})
     if file is None:
-        from tui.app import demo_path
-
         ensure_demo(demo_path())
-    from tui.app import make_app
-
     app = make_app(
         file,
         live=live,
@@ -156,6 +152,7 @@ def dashboard(
         config_path=config_path,
         seed=seed,
         rate=rate,
+        settings=settings,
     )
     try:
         app.run(mouse=not no_mouse)
@@ -164,19 +161,3 @@ def dashboard(
         app.db.close()
     if app.return_code:
         raise SystemExit(app.return_code)
-
-
-def _config_defaults(config_path: Path | None) -> dict[str, object]:
-    """Dashboard defaults from the config module (user's, then system's file), when it exists."""
-    try:
-        from tui import config as cfg
-    except ModuleNotFoundError:
-        if config_path is not None and not config_path.exists():
-            from store.errors import BadInput
-
-            raise BadInput(f"{config_path}: no such config file") from None
-        return {}
-    getter = getattr(cfg, "dashboard_defaults", None)
-    if getter is None:
-        return {}
-    return dict(getter(config_path) or {})

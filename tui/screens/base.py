@@ -11,21 +11,26 @@ Refresh: the app runs ONE refresh cycle, never a timer per screen or panel.
    (`@work(thread=True, exclusive=True, exit_on_error=False, group="refresh")`) with its own
    `self.app.db.cursor()`, closed afterwards. `fetch` runs the queries and returns plain data; it
    never touches widgets. An exception is caught and reported, never raised into the app.
-3. The worker posts `EcotopScreen.Fetched(data, error, elapsed_ms)` to the screen. Its handler, on
-   the UI thread, calls `apply(data)` only when the screen is visible (`is_current`) and the app is not
-   paused; otherwise it keeps the data and applies it when the screen is resumed. Widgets update
-   only when their value changed (fewer bytes to the terminal).
-4. The handler then calls `self.app.refresh_finished(elapsed_ms, error)`, and the app schedules the
-   next cycle. A screen removed while its worker runs tells the app in `on_unmount`, so the cycle
-   never stalls.
+3. The worker posts `EcotopScreen.Fetched(data, error, elapsed_ms, alerts)` to the screen. Its
+   handler, on the UI thread, hands alert results to the app (`app.set_alerts`), calls
+   `received(data)` (bookkeeping, always), then `apply(data)` only when the screen is on top
+   (`is_active`: not under a modal) and the app is not paused; otherwise it keeps the data and
+   applies it when the screen is resumed or unpaused. `apply` updates only widgets whose value
+   changed (fewer bytes to the terminal).
+4. The handler then calls `self.app.refresh_finished(screen, elapsed_ms, error)`, and the app
+   schedules the next cycle `refresh_s` later. A screen removed while its worker runs tells the app
+   when it unmounts, so the cycle never stalls. (These handlers are `@on`-decorated: subclasses may
+   define `on_screen_resume` / `on_unmount` / `on_ecotop_screen_fetched` and need not call super.)
 
-A screen that has nothing to refresh (help, a modal) need not subclass `EcotopScreen`; while it is on
-top, the screen under it may still fetch but does not render.
+While paused (`p`) the app starts no fetches at all; `r` resumes and refreshes at once. A screen
+that has nothing to refresh (help, a modal) need not subclass `EcotopScreen`; while it is on top,
+the `EcotopScreen` under it still fetches but does not render.
 
-Screens subclass `EcotopScreen` and override `fetch(cur, ctx)` and `apply(data)`. Override
-`show_in_status` to False to hide the status bar's refresh figures. Any screen can post
-`OpenMerchant(merchant_id)` (e.g. `enter` on a merchant row); the app pushes
-`tui.screens.merchants.MerchantScreen(merchant_id)`. `esc` pops back (bound here).
+Screens subclass `EcotopScreen` and override `fetch(cur, ctx)` (thread: queries only, return plain
+data) and `apply(data)` (UI thread: update widgets). Any screen can post `OpenMerchant(merchant_id)`
+(e.g. `enter` on a merchant row); the app pushes `tui.screens.merchants.MerchantScreen(merchant_id)`.
+`esc` pops back (bound here). Time: `ctx.now` / `app.clock()` (injected; never call
+`datetime.now()` in a screen), `app.current_as_of()`, `app.local(ts)` for the display zone.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -120,6 +125,9 @@ class EcotopScreen(Screen):
     def apply(self, data: Any) -> None:
         """Show `data` (on the UI thread); update only widgets whose value changed."""
 
+    def received(self, data: Any) -> None:
+        """Every successful fetch, on the UI thread, shown or not (bookkeeping, not rendering)."""
+
     def start_refresh(self, ctx: RefreshContext) -> None:
         """Called by the app's cycle: fetch in a thread worker, then post `Fetched`."""
         self._refresh_worker(ctx)
@@ -144,10 +152,14 @@ class EcotopScreen(Screen):
                     cur.close()
         self.post_message(self.Fetched(data, error, (time.perf_counter() - t0) * 1000, alerts))
 
-    def on_ecotop_screen_fetched(self, message: Fetched) -> None:
+    @on(Fetched)
+    def _ecotop_fetched(self, message: Fetched) -> None:
         message.stop()
+        if message.alerts is not None:
+            self.ecotop.set_alerts(message.alerts)  # before apply: tiles show their alert state
         if message.error is None:
             self.last_data = message.data
+            self.received(message.data)
             if self.visible_for_render():
                 self._has_pending = False
                 self._pending = None
@@ -156,11 +168,11 @@ class EcotopScreen(Screen):
             else:
                 self._pending = message.data
                 self._has_pending = True
-        self.ecotop.refresh_finished(self, message.elapsed_ms, message.error, message.alerts)
+        self.ecotop.refresh_finished(self, message.elapsed_ms, message.error)
 
     def visible_for_render(self) -> bool:
-        """True when rendering would be seen: the current screen and the app not paused."""
-        return self.is_current and not self.ecotop.paused
+        """True when the screen is on top (not under a modal) and the app is not paused."""
+        return self.is_active and not self.ecotop.paused
 
     def apply_pending(self) -> None:
         """Show data that arrived while hidden or paused (called on resume and on unpause)."""
@@ -169,12 +181,24 @@ class EcotopScreen(Screen):
             with self.app.batch_update():
                 self.apply(data)
 
-    def on_screen_resume(self) -> None:
+    # The contract's own handlers are decorated (not `on_*` methods) so that subclasses may define
+    # on_screen_resume / on_unmount freely; Textual calls both. The no-op `on_*` below only make
+    # `super().on_screen_resume()` in a subclass harmless.
+
+    @on(events.ScreenResume)
+    def _ecotop_resumed(self) -> None:
         self.apply_pending()
         self.ecotop.screen_became_current(self)
 
-    def on_unmount(self) -> None:
+    @on(events.Unmount)
+    def _ecotop_unmounted(self) -> None:
         self.ecotop.screen_gone(self)
+
+    def on_screen_resume(self) -> None:
+        """Subclasses may override; the refresh contract does not depend on it."""
+
+    def on_unmount(self) -> None:
+        """Subclasses may override; the refresh contract does not depend on it."""
 
     def action_back(self) -> None:
         if self.can_go_back and len(self.app.screen_stack) > 1:

@@ -80,10 +80,9 @@ class OverviewScreen(EcotopScreen):
             trends = None
         return OverviewData(ks, trends)
 
-    def on_ecotop_screen_fetched(self, message: EcotopScreen.Fetched) -> None:
-        if message.error is None and message.data is not None and not self.ecotop.live:
-            self.ecotop.data_as_of = message.data.kpis.as_of
-        super().on_ecotop_screen_fetched(message)
+    def received(self, data: OverviewData) -> None:
+        if data is not None and not self.ecotop.live:
+            self.ecotop.data_as_of = data.kpis.as_of
 
     def apply(self, data: OverviewData) -> None:
         app = self.ecotop
@@ -122,6 +121,5 @@ class OverviewScreen(EcotopScreen):
         box.set_class(bool(firing) and not box.has_class("-critical"), "-warning")
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         for bar in self.query(StatusBar):
             bar.update_from_app()

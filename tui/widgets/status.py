@@ -114,14 +114,15 @@ class StatusBar(Widget):
         sep = " · "
         title = f"{self.title} "
 
-        def length(ps: list[tuple[str, str, int]]) -> int:
-            return len(title) + sum(len(p[0]) for p in ps) + len(sep) * max(len(ps) - 1, 0)
-
-        while parts and length(parts) > width:
-            worst = max(range(len(parts)), key=lambda i: (parts[i][2], i))
-            if parts[worst][2] == 0:
-                break
-            parts.pop(worst)
+        # Keep pieces by priority (0 always), each only if it still fits; show them in order.
+        keep: set[int] = set()
+        used = len(title)
+        for i in sorted(range(len(parts)), key=lambda i: (parts[i][2], i)):
+            need = len(parts[i][0]) + (len(sep) if keep else 0)
+            if parts[i][2] == 0 or used + need <= width:
+                keep.add(i)
+                used += need
+        parts = [p for i, p in enumerate(parts) if i in keep]
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(title, self.get_component_rich_style("status-bar--title"))
         for i, (p, cls, _) in enumerate(parts):
