@@ -125,6 +125,7 @@ class EcotopApp(App):
         watchdog: bool = True,
         start_feed: bool = True,
         alert_every_s: float = ALERT_EVERY_S,
+        serve: bool = False,
     ) -> None:
         super().__init__()
         self.db = db
@@ -139,6 +140,8 @@ class EcotopApp(App):
         self.show_timing = show_timing
         self._watchdog = watchdog
         self._start_feed = start_feed
+        self._serve = serve
+        self.serving: Any = None
         self.set_reactive(EcotopApp.range_key, range_key)
         # refresh cycle state
         self._timer: Any = None
@@ -341,9 +344,23 @@ class EcotopApp(App):
     def on_mount(self) -> None:
         if self.feed is not None and self._start_feed:
             self.feed.start()
+        if self._serve:
+            # after the first paint: importing Arrow Flight costs start-up time
+            self.call_after_refresh(self._start_serving)
         if self._watchdog and not self.is_headless:
             self._install_watchdog()
         # The first refresh starts when the default screen is resumed (after the first paint).
+
+    def _start_serving(self) -> None:
+        """Serve the file to other ecotop processes while this one holds it for writing."""
+        try:
+            import queries
+            from store.server import Serving
+
+            self.serving = Serving(self.db, named=lambda name: queries.get(name).sql)
+        except Exception as exc:  # other processes then see "locked by PID"; the app goes on
+            self.log.warning(f"cannot serve {self.db.path}: {exc!r}")
+            self.serving = None
 
     def on_resize(self, event: Any) -> None:
         small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]
@@ -364,6 +381,9 @@ class EcotopApp(App):
             self._timer = None
         if self.feed is not None:
             self.feed.stop()
+        if self.serving is not None:
+            self.serving.stop()
+            self.serving = None
 
     def on_unmount(self) -> None:
         self.shutdown()
@@ -546,6 +566,7 @@ def make_app(
     start_feed: bool = True,
     rules: Iterable[Any] | None = None,
     alert_every_s: float = ALERT_EVERY_S,
+    serve: bool = True,
     settings: Any = None,
 ) -> EcotopApp:
     """Open the file and build the app (no terminal work here; `app.run()` starts it).
@@ -575,8 +596,13 @@ def make_app(
         path = demo_path()
         live = True
     if spool is not None:
-        raise BadInput("--spool is not available in the dashboard yet; use `ecotop ingest`")
-    db = open_db(path, write=bool(live), limits=_limits(settings))
+        try:
+            from tui.spooling import start_spool_thread
+        except ModuleNotFoundError:
+            raise BadInput(
+                "--spool is not available in this build; use `ecotop serve --spool`"
+            ) from None
+    db = open_db(path, write=bool(live or spool), limits=_limits(settings))
     try:
         meta = db.meta()
         if live and meta.get("generated") != "true":
@@ -598,12 +624,15 @@ def make_app(
         feed = None
         if live:
             feed = _make_feed(db, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s)
+        elif spool is not None:
+            feed = _SpoolFeed(db, Path(spool), start_spool_thread)
     except BaseException:
         db.close()
         raise
     app = EcotopApp(
         db,
-        live=live,
+        live=bool(live or spool),
+        serve=serve and not db.read_only,
         feed=feed,
         range_key=range_key,
         refresh_s=refresh_s,
@@ -665,6 +694,37 @@ def _make_feed(
     s = int(seed if seed is not None else int(meta.get("seed", "1") or 1) + 1)
     stream = EventStream(scale, s, rate=rate)
     return LiveFeed(db, stream, clock=clock, interval_s=interval)
+
+
+class _SpoolFeed:
+    """Adapts tui.spooling's ingest thread to the feed interface the app and status bar read."""
+
+    interval_s = 1.0
+    error = None
+
+    def __init__(self, db: Any, spool: Path, starter: Callable[..., Any]) -> None:
+        self.db, self.spool, self.starter = db, spool, starter
+        self.ingester: Any = None
+
+    def start(self) -> None:
+        self.ingester = self.starter(self.db, self.spool)
+
+    def stop(self) -> None:
+        if self.ingester is not None:
+            self.ingester.stop()
+            self.ingester = None
+
+    @property
+    def total(self) -> int:
+        return int(getattr(self.ingester, "total", 0) or getattr(self.ingester, "rows", 0) or 0)
+
+    @property
+    def last_append_at(self) -> datetime | None:
+        return getattr(self.ingester, "last_append_at", None)
+
+    def events_per_s(self) -> float:
+        fn = getattr(self.ingester, "events_per_s", None)
+        return float(fn()) if callable(fn) else 0.0
 
 
 def _config_get(config: Any, key: str) -> Any:
