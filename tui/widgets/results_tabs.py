@@ -44,13 +44,16 @@ class ResultData:
 
     @property
     def summary(self) -> str:
+        return self.summary_text(True)
+
+    def summary_text(self, timing: bool = True) -> str:
         if self.cancelled:
             return "cancelled"
         if self.error is not None:
             return "error"
         n = f"{self.rows:,}"
         rows = f"{n} of more rows" if self.truncated else f"{n} row{'s' if self.rows != 1 else ''}"
-        if self.elapsed_ms is None:
+        if self.elapsed_ms is None or not timing:
             return rows
         return f"{rows} · {format_ms(self.elapsed_ms)}"
 
@@ -78,7 +81,7 @@ def display_table(table: pa.Table, zone: Any = None) -> pa.Table:
     key = getattr(zone, "key", None) or str(zone)
     cols = []
     changed = False
-    for f, col in zip(table.schema, table.columns):
+    for f, col in zip(table.schema, table.columns, strict=True):
         if pa.types.is_timestamp(f.type) and f.type.tz is not None:
             cols.append(col.cast(pa.timestamp(f.type.unit, tz=key)))
             changed = True
@@ -107,6 +110,27 @@ def type_name(dtype: pa.DataType) -> str:
     }.get(t, t.upper())
 
 
+_SHORT_TYPES = {
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "TIMESTAMP": "timestamp",
+    "INTEGER": "int",
+    "BIGINT": "bigint",
+    "VARCHAR": "varchar",
+    "DOUBLE": "double",
+    "BOOLEAN": "bool",
+}
+
+
+def short_type(duck_type: str) -> str:
+    """A DuckDB type name as the header shows it: lower case, long names shortened."""
+    t = duck_type.strip()
+    if t.upper() in _SHORT_TYPES:
+        return _SHORT_TYPES[t.upper()]
+    if t.upper().startswith("DECIMAL"):
+        return "dec" + t[7:].replace(" ", "")
+    return t.lower()
+
+
 class ResultView(Vertical):
     """One result: the table (or the message of a statement that returned none) and a footer."""
 
@@ -126,10 +150,13 @@ class ResultView(Vertical):
             super().__init__()
             self.result = result
 
-    def __init__(self, result: ResultData, zone: Any = None, **kw: Any) -> None:
+    def __init__(
+        self, result: ResultData, zone: Any = None, show_timing: bool = True, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.result = result
         self.zone = zone
+        self.show_timing = show_timing
 
     def compose(self) -> ComposeResult:
         from textual_fastdatatable import ArrowBackend, DataTable
@@ -139,14 +166,13 @@ class ResultView(Vertical):
             table = display_table(r.table, self.zone)
             types = r.types or [type_name(f.type) for f in table.schema]
             labels: list[str | Text] = []
-            for name, ty in zip(table.column_names, types):
+            for name, ty in zip(table.column_names, types, strict=True):
                 label = Text(str(name), style="bold")
-                label.append("\n" + ty.lower(), style="not bold dim")
+                label.append(" " + short_type(ty), style="not bold dim")
                 labels.append(label)
             yield DataTable(
                 backend=ArrowBackend(table),
                 column_labels=labels,
-                header_height=2,
                 cursor_type="range",
                 max_column_content_width=MAX_COLUMN_WIDTH,
                 null_rep=NULL,
@@ -156,7 +182,7 @@ class ResultView(Vertical):
         else:
             text = "the statement returned no columns" if r.error is None else r.error
             yield Static(Text(text), classes="result-empty")
-        yield Static(Text(r.summary), classes="result-footer")
+        yield Static(Text(r.summary_text(self.show_timing)), classes="result-footer")
 
     @property
     def data_table(self) -> Any:
@@ -182,6 +208,7 @@ class ResultsTabs(TabbedContent):
         super().__init__(**kw)
         self.results: list[ResultData] = []
         self.zone: Any = None
+        self.show_timing = True
         self._generation = 0
 
     async def show_results(self, results: list[ResultData]) -> None:
@@ -194,7 +221,9 @@ class ResultsTabs(TabbedContent):
             if r.error is not None and not r.cancelled:
                 title += " ✖"
             pane = TabPane(
-                title, ResultView(r, self.zone), id=f"result-{self._generation}-{r.index}"
+                title,
+                ResultView(r, self.zone, self.show_timing),
+                id=f"result-{self._generation}-{r.index}",
             )
             await self.add_pane(pane)
         if results:
@@ -211,7 +240,7 @@ class ResultsTabs(TabbedContent):
         if r.error is not None and not r.cancelled:
             title += " ✖"
         pane_id = f"result-{self._generation}-{r.index}"
-        await self.add_pane(TabPane(title, ResultView(r, self.zone), id=pane_id))
+        await self.add_pane(TabPane(title, ResultView(r, self.zone, self.show_timing), id=pane_id))
         if first:
             self.active = pane_id
 

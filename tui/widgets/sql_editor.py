@@ -9,6 +9,7 @@ key of the dashboard can fire while the editor has focus.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
+from textual.widgets.text_area import Selection
 
 from tui.widgets.sql_complete import Candidate, Completer
 from tui.widgets.sql_text import (
@@ -31,13 +33,54 @@ MENU_ROWS = 8
 _KIND_MARK = {"table": "T", "view": "V", "column": "c", "function": "f", "keyword": "k"}
 
 
-def _sql_language_available() -> bool:
+_QUERY_CACHE: dict[tuple[int, str], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def _install_query_cache() -> None:
+    """Compile a tree-sitter highlight query once per process, not once per document.
+
+    Textual compiles the SQL highlight query for every new document (~0.1-0.2 s on this machine),
+    and a TextArea makes a new document on `load_text` and on every language change. A compiled
+    query does not depend on the document, so it is shared.
+    """
+    try:
+        from textual.document._syntax_aware_document import SyntaxAwareDocument
+    except ImportError:  # pragma: no cover - Textual without tree-sitter support
+        return
+    original = SyntaxAwareDocument.prepare_query
+    if getattr(original, "_ecotop_cached", False):
+        return
+
+    def prepare_query(self: Any, query: str) -> Any:
+        key = (id(self.language), query)
+        with _cache_lock:
+            found = _QUERY_CACHE.get(key)
+        if found is None:
+            found = original(self, query)
+            with _cache_lock:
+                _QUERY_CACHE[key] = found
+        return found
+
+    prepare_query._ecotop_cached = True  # type: ignore[attr-defined]
+    SyntaxAwareDocument.prepare_query = prepare_query  # type: ignore[method-assign]
+
+
+def prepare_sql_highlighting() -> bool:
+    """Load the SQL grammar and compile its highlight query (slow once; call it in a thread)."""
     try:
         from textual._tree_sitter import get_language
-
-        return get_language("sql") is not None
-    except Exception:  # pragma: no cover - a Textual without tree-sitter support
+        from textual.document._syntax_aware_document import SyntaxAwareDocument
+    except Exception:  # pragma: no cover - Textual without tree-sitter support
         return False
+    language = get_language("sql")
+    if language is None:
+        return False
+    _install_query_cache()
+    query = TextArea._get_builtin_highlight_query("sql")
+    doc = SyntaxAwareDocument("", language)
+    doc.prepare_query(query)
+    return True
 
 
 class CompletionMenu(OptionList):
@@ -117,11 +160,12 @@ class SqlEditor(TextArea):
         Binding("ctrl+space,ctrl+@", "complete", "Complete", show=False),
     ]
 
-    def __init__(self, text: str = "", **kw: Any) -> None:
-        language = "sql" if _sql_language_available() else None
+    def __init__(self, text: str = "", *, highlight: bool = True, **kw: Any) -> None:
+        # Plain text first: the console opens at once; SQL highlighting switches on when its
+        # grammar is ready (see `on_mount`).
         super().__init__(
             text,
-            language=language,
+            language=None,
             theme="css",
             soft_wrap=False,
             tab_behavior="focus",
@@ -132,6 +176,24 @@ class SqlEditor(TextArea):
         self._menu: CompletionMenu | None = None
         self._suppress_complete = False
         self.auto_complete = True
+        self._highlight = highlight
+
+    def on_mount(self) -> None:
+        if self._highlight:
+            self.run_worker(self._prepare_highlighting, thread=True, group="sql-highlight")
+
+    def _prepare_highlighting(self) -> None:
+        if prepare_sql_highlighting():
+            self.app.call_from_thread(self._enable_highlighting)
+
+    def _enable_highlighting(self) -> None:
+        if self.language == "sql":
+            return
+        selection = self.selection
+        scroll = self.scroll_offset
+        self.language = "sql"
+        self.selection = selection
+        self.scroll_to(scroll.x, scroll.y, animate=False)
 
     # -- what to run -----------------------------------------------------------------------------
 
@@ -152,17 +214,13 @@ class SqlEditor(TextArea):
         return [span] if span is not None else []
 
     def mark_error(self, offset: int, length: int = 1) -> None:
-        """Put the cursor on the error's place and select what it points at."""
+        """Put the cursor on the error's place and select the `length` characters it points at."""
         text = self.text
         offset = max(0, min(offset, len(text)))
-        end = offset
-        while end < len(text) and end - offset < max(1, length) and text[end] not in " \n\t,;()":
-            end += 1
-        if end == offset and end < len(text):
-            end += 1
+        end = max(offset, min(len(text), offset + max(1, length)))
         start_loc = offset_to_location(text, offset)
         end_loc = offset_to_location(text, end)
-        self.selection = self.selection.__class__(start_loc, end_loc)
+        self.selection = Selection(start_loc, end_loc)
         self.scroll_cursor_visible(center=True)
 
     def insert_at_cursor(self, text: str) -> None:
