@@ -85,10 +85,11 @@ class SqlCancelled(SqlError):
 
 def is_locked_down(cur: duckdb.DuckDBPyConnection) -> bool:
     """True when this connection's instance has external access off and its configuration locked."""
-    row = cur.execute(
+    # fetchall, not fetchone: an unfinished result would make a later register() on `cur` fail
+    rows = cur.execute(
         "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')"
-    ).fetchone()
-    return row is not None and row[0] is False and row[1] is True
+    ).fetchall()
+    return rows == [(False, True)]
 
 
 def lockdown(con: duckdb.DuckDBPyConnection) -> None:
@@ -185,6 +186,7 @@ ALLOWED_TABLE_FUNCTIONS = frozenset(
         "duckdb_settings",
         "duckdb_table_sample",
         "duckdb_tables",
+        "duckdb_triggers",
         "duckdb_types",
         "duckdb_variables",
         "duckdb_views",
@@ -352,6 +354,28 @@ _TABLE_REFS = frozenset(
 )
 # A table name with one of these is a file or URL to DuckDB's replacement scans, never one of ours.
 _PATHLIKE = re.compile(r"[/\\:.*?~\s]|^\$")
+# `FROM data.csv` parses as schema "data", table "csv"; DuckDB then scans the file data.csv.
+_FILE_EXTENSIONS = frozenset(
+    [
+        "arrow",
+        "avro",
+        "csv",
+        "db",
+        "duckdb",
+        "feather",
+        "gz",
+        "ipc",
+        "json",
+        "jsonl",
+        "ndjson",
+        "orc",
+        "parquet",
+        "tsv",
+        "txt",
+        "xlsx",
+        "zst",
+    ]
+)
 
 # ---------------------------------------------------------------------------------------------
 # Parsing
@@ -535,10 +559,10 @@ def _check_select(
     con: duckdb.DuckDBPyConnection, index: int, text: str, select: str, catalog: _Catalog | None
 ) -> None:
     try:
-        row = con.execute("SELECT json_serialize_sql($sql::VARCHAR)", {"sql": select}).fetchone()
+        rows = con.execute("SELECT json_serialize_sql($sql::VARCHAR)", {"sql": select}).fetchall()
     except duckdb.Error as exc:
         raise sql_error(exc, select) from None
-    tree = json.loads(row[0]) if row else {"error": True}
+    tree = json.loads(rows[0][0]) if rows else {"error": True}
     if tree.get("error"):
         raise _refuse(index, text, "a query the guard cannot read")
     problem = _walk(tree, catalog)
@@ -589,7 +613,12 @@ def _table_problem(node: dict[str, Any], catalog: _Catalog | None) -> str | None
     name = node.get("table_name") or ""
     schema = (node.get("schema_name") or "").lower()
     db = (node.get("catalog_name") or "").lower()
-    if _PATHLIKE.search(name) or _PATHLIKE.search(schema) or _PATHLIKE.search(db):
+    if (
+        _PATHLIKE.search(name)
+        or _PATHLIKE.search(schema)
+        or _PATHLIKE.search(db)
+        or ((db or schema) and name.lower() in _FILE_EXTENSIONS)
+    ):
         shown = ".".join(p for p in (db, schema, name) if p)
         return f"reads {shown!r}, which is not a table here; reading files is not allowed"
     if catalog is not None and (db or schema) and not catalog.has(db, schema, name):
