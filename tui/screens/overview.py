@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from tui.screens.base import EcotopScreen, RefreshContext
 from tui.widgets.kpi import TileState, tile_state
 from tui.widgets.panel import PillarPanel
+from tui.widgets.pinned import PinnedStrip, fetch_pinned
 from tui.widgets.status import StatusBar
 
 #: Points of each trend line (the sparklines resample to their width).
@@ -22,6 +23,7 @@ TREND_POINTS = 48
 class OverviewData:
     kpis: Any  # queries.KpiSet
     trends: dict[str, list[float | None]] | None
+    pinned: list[Any] | None = None  # queries pinned from the SQL console (tui.widgets.pinned)
 
 
 def fetch_trends(cur: Any, window: Any, points: int) -> dict[str, list[float | None]] | None:
@@ -66,7 +68,10 @@ class OverviewScreen(EcotopScreen):
             for n, (key, title) in enumerate(PILLARS.items(), start=1):
                 ms = [m for m in for_pillar(key) if m.headline]
                 yield PillarPanel(key, title, n, ms, id=f"pillar-{key}", classes="pillar-panel")
-            yield Static("", id="alerts-summary", classes="alerts-summary")
+            summary = Static("", id="alerts-summary", classes="alerts-summary")
+            summary.border_title = "Alerts"
+            yield summary
+        yield PinnedStrip(id="pinned")
         yield Footer()
 
     def fetch(self, cur: Any, ctx: RefreshContext) -> OverviewData:
@@ -78,7 +83,7 @@ class OverviewScreen(EcotopScreen):
         except Exception as exc:  # trends are extra: a failure leaves the numbers on screen
             self.log.warning(f"trends failed: {exc!r}")
             trends = None
-        return OverviewData(ks, trends)
+        return OverviewData(ks, trends, fetch_pinned(self.ecotop))
 
     def received(self, data: OverviewData) -> None:
         if data is not None and not self.ecotop.live:
@@ -97,6 +102,7 @@ class OverviewScreen(EcotopScreen):
                 states[m.id] = tile_state(measure, app.firing_for(m.id), trends.get(m.id, ()))
             lead = trends.get(panel.measures[0].id, ()) if panel.measures else ()
             panel.show(states, lead)
+        self.query_one(PinnedStrip).show(data.pinned)
         self._show_alert_summary()
 
     def _show_alert_summary(self) -> None:
@@ -106,11 +112,13 @@ class OverviewScreen(EcotopScreen):
         firing = [a for a in app.alerts if alert_state(a) in ("WARNING", "CRITICAL")]
         box = self.query_one("#alerts-summary", Static)
         if not app.rules:
-            text = "Alerts\nno rules configured\n(--config FILE)"
+            text = "no alert rules (see --config)"
+        elif not app.alerts:
+            text = f"{len(app.rules)} rules, judged after the first refresh"
         elif not firing:
-            text = f"Alerts\n✔ all {len(app.alerts)} OK"
+            text = f"✔ {len(app.alerts)} checks OK  (a: list)"
         else:
-            lines = ["Alerts"]
+            lines = []
             for a in firing:
                 sym = "✖" if alert_state(a) == "CRITICAL" else "⚠"
                 lines.append(f"{sym} {getattr(a, 'message', '') or getattr(a, 'measure', '')}")
