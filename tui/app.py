@@ -103,7 +103,9 @@ class EcotopApp(App):
     COMMANDS: ClassVar = {EcotopCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar = [
-        Binding(k.key, k.action, k.description, show=k.show, key_display=k.display)
+        Binding(
+            k.key, k.action, k.footer, show=k.show, key_display=k.display, tooltip=k.description
+        )
         for k in APP_KEYS
     ]
 

@@ -16,6 +16,11 @@ class Key:
     description: str
     scope: str = "everywhere"
     show: bool = False  # shown in the footer
+    short: str = ""  # the footer's word for it (default: description)
+
+    @property
+    def footer(self) -> str:
+        return self.short or self.description
 
 
 PILLAR_KEYS = [
@@ -24,14 +29,21 @@ PILLAR_KEYS = [
 
 APP_KEYS: list[Key] = [
     Key("q", "q", "quit", "Quit", show=True),
-    Key("question_mark", "?", "help", "Help: every key", show=True),
+    Key("question_mark", "?", "help", "Help: every key", show=True, short="Help"),
     *PILLAR_KEYS,
     Key("m", "m", "merchants", "Merchants", show=True),
-    Key("colon", ":", "console", "SQL console", show=True),
+    Key("colon", ":", "console", "SQL console", show=True, short="SQL"),
     Key("a", "a", "alerts", "Alerts", show=True),
-    Key("t", "t", "cycle_range", "Time range: 15m, 1h, 24h, 7d, 30d", show=True),
-    Key("p", "p", "pause", "Pause / resume the screen (data keeps arriving)", show=True),
-    Key("r", "r", "refresh_now", "Refresh now", show=True),
+    Key("t", "t", "cycle_range", "Time range: 15m, 1h, 24h, 7d, 30d", show=True, short="Range"),
+    Key(
+        "p",
+        "p",
+        "pause",
+        "Pause / resume the screen (data keeps arriving)",
+        show=True,
+        short="Pause",
+    ),
+    Key("r", "r", "refresh_now", "Refresh now", show=True, short="Refresh"),
     Key("plus", "+", "faster", "Refresh more often"),
     Key("minus", "-", "slower", "Refresh less often"),
     Key("e", "e", "export", "Export what the screen shows"),

@@ -200,6 +200,10 @@ class EcotopScreen(Screen):
     def on_unmount(self) -> None:
         """Subclasses may override; the refresh contract does not depend on it."""
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the bottom screen has nowhere to go back to: no "esc Back" in its footer
+        return not (action == "back" and not self.can_go_back)
+
     def action_back(self) -> None:
         if self.can_go_back and len(self.app.screen_stack) > 1:
             self.app.pop_screen()

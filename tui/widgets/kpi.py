@@ -72,8 +72,10 @@ class KpiTile(Widget):
         "kpi-tile--trend",
     }
 
-    #: Trends are drawn only when the tile is at least this wide.
-    TREND_MIN_WIDTH: ClassVar[int] = 52
+    #: The label column's widest; a trend is drawn in what is left when at least TREND_MIN wide.
+    LABEL_MAX: ClassVar[int] = 16
+    TREND_MIN: ClassVar[int] = 8
+    TREND_MAX: ClassVar[int] = 60
 
     state: reactive[TileState] = reactive(TileState())
 
@@ -100,19 +102,19 @@ class KpiTile(Widget):
         s = self.state
         width = self.size.width
         mark = ALERT_MARK.get(s.alert or "", " ")
-        value_w = max(8, len(s.value))
+        value_w = max(9, len(s.value))
         change_w = max(8, len(s.change))
-        trend_w = 0
-        if width >= self.TREND_MIN_WIDTH and s.trend:
-            trend_w = min(40, width - 2 - 16 - value_w - change_w - 3)
-            trend_w = max(trend_w, 0)
-        label_w = width - 2 - value_w - 1 - change_w - (trend_w + 1 if trend_w else 0)
+        fixed = 2 + value_w + 1 + change_w  # marker, value, gap, change
+        label_w = min(self.LABEL_MAX, width - fixed)
         if label_w < 6:  # very narrow: drop the change first
             change_w = 0
             label_w = width - 2 - value_w
-        label = (
-            self.label if len(self.label) <= label_w else self.label[: max(label_w - 1, 0)] + "…"
-        )
+        trend_w = 0
+        if s.trend and width - fixed - label_w - 2 >= self.TREND_MIN:
+            trend_w = min(self.TREND_MAX, width - fixed - label_w - 2)
+        label = self.label
+        if len(label) > label_w:
+            label = label[: max(label_w - 1, 0)] + "…"
         style = self.get_component_rich_style
         if s.direction == 0:
             change_style = style("kpi-tile--flat")
@@ -127,6 +129,6 @@ class KpiTile(Widget):
             text.append(" ")
             text.append(s.change.rjust(change_w), change_style)
         if trend_w:
-            text.append(" ")
+            text.append("  ")
             text.append(spark_text(s.trend, trend_w), style("kpi-tile--trend"))
         return text
