@@ -315,3 +315,34 @@ def test_screen_contract_is_documented() -> None:
     for word in ("start_refresh", "fetch", "apply", "refresh_finished", "OpenMerchant", "cursor"):
         assert word in doc
     assert issubclass(OverviewScreen, EcotopScreen)
+
+
+async def test_the_app_exits_when_its_terminal_goes_away(tiny_db: Path, monkeypatch) -> None:
+    import os
+    import sys
+
+    app = app_for(tiny_db)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app._ppid = os.getppid()
+        r, w = os.pipe()
+        os.close(w)
+        with os.fdopen(r) as not_a_tty:
+            monkeypatch.setattr(sys, "__stdin__", not_a_tty)
+            app._check_terminal()  # what the watchdog timer runs every 2 s outside tests
+            await pilot.pause()
+    assert app.return_code == 1
+
+
+async def test_no_color_keeps_every_state_readable(tiny_db: Path, monkeypatch) -> None:
+    from textual.filter import Monochrome
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(tiny_db)
+    async with app.run_test() as pilot:
+        await refreshed(pilot, app)
+        assert any(isinstance(f, Monochrome) for f in app._filters)
+        text = tile(app, "pay.transactions").render().plain
+        assert "▲" in text or "▼" in text or "=" in text or "—" in text  # direction has a symbol
+        await pilot.press("p")
+        assert "❚❚ PAUSED" in status(app)

@@ -1,0 +1,76 @@
+"""How values, changes and trends look: the formatting contract of the tiles (no Textual needed)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tui.widgets.format import format_change, format_value
+from tui.widgets.spark import resample, spark_rows, spark_text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "0"),
+        (999, "999"),
+        (12_345, "12,345"),
+        (99_999, "99,999"),
+        (123_456, "123K"),
+        (999_600, "1.00M"),
+        (1_090_000_000, "1.09B"),
+    ],
+)
+def test_counts_use_separators_then_compact_units(value: int, text: str) -> None:
+    assert format_value("count", value) == text
+
+
+def test_money_is_yuan_with_two_decimals_or_compact() -> None:
+    assert format_value("money", Decimal("1234.5")) == "¥1,234.50"
+    assert format_value("money", Decimal("0")) == "¥0.00"
+    assert format_value("money", Decimal("1600000000000")) == "¥1.60T"
+    assert format_value("money", Decimal("250000")) == "¥250K"
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [
+        (0.9995, "99.95%"),
+        (0.99995, "99.995%"),
+        (0.999999, "99.9999%"),
+        (1.0, "100.0%"),
+        (0.5, "50.00%"),
+        (0.0, "0.0%"),
+        (0.00001, "0.001%"),
+    ],
+)
+def test_rates_never_round_up_to_100_or_down_to_0(fraction: float, text: str) -> None:
+    assert format_value("rate", fraction) == text
+
+
+def test_missing_values_are_a_dash_and_approximate_values_say_so() -> None:
+    assert format_value("count", None) == "—"
+    assert format_value("rate", float("nan")) == "—"
+    assert format_value("count", 1_234_567, approx=True) == "≈1.23M"
+
+
+def test_changes_have_an_arrow_and_a_unit() -> None:
+    assert format_change("count", 12.345) == "▲ 12.3%"
+    assert format_change("money", -3.0) == "▼ 3.0%"
+    assert format_change("rate", 0.126) == "▲ 0.13pp"
+    assert format_change("rate", -12.5) == "▼ 12.5pp"
+    assert format_change("count", None) == "—"
+    assert format_change("count", 0.01) == "= 0%"
+
+
+def test_sparklines_fit_their_width_and_start_at_zero() -> None:
+    assert resample([1, 2, 3, 4], 2) == [1.5, 3.5]
+    assert resample([1, 2], 5) == [1, 2]
+    line = spark_text([0, 1, 2, 3, 4, 5, 6, 7, 8], 9)
+    assert line == " ▁▂▃▄▅▆▇█"
+    assert spark_text([5, 5, 5], 3) == "███"  # measured from zero
+    assert spark_text([], 4) == "    "
+    assert spark_text([None, 4, 8], 3) == " ▄█"
+    rows = spark_rows([0, 8, 16], 3, height=2)
+    assert rows == ["  █", " ██"] or rows == ["  █", " ▄█"]
