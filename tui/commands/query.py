@@ -1,0 +1,431 @@
+"""`ecotop query FILE "SQL"`: ad-hoc, read-only SQL from scripts, as a table, CSV, JSON or Parquet.
+
+Every statement passes the SQL guard (store/guard.py): anything that would change data, schema,
+sequences or settings, or read files, is refused before anything runs. The file is opened read-only;
+while another process writes it and serves it, the statements run there, through the same guard.
+
+Output (data on stdout or --out, messages on stderr):
+- table (default): aligned plain text; wide characters (Chinese names) take two columns; NULL shown
+  as NULL. Several statements separated by `;` print one table each, separated by a blank line.
+- csv: a header row, then rows; NULL is an empty field.
+- json: an array of objects, one per line; decimals are numbers, NULL is null, NaN/inf are null.
+- parquet: needs --out PATH or a stdout that is not a terminal.
+csv, json and parquet hold one result, so they take one statement. Timestamps with time zone are
+written in ISO 8601 with their offset, in the display zone (ECOTOP_DISPLAY_ZONE, else the file's
+`display_zone`, else Asia/Shanghai). --out writes a temporary file beside PATH and renames it, so a
+failed query never leaves half a file or clobbers an old one.
+
+--limit N (default 1000) keeps the first N rows of each statement; 0 means no limit. When the limit
+cut a result, stderr says so. Exit codes: 0 ok, 1 refused or failed SQL, missing or locked file,
+2 usage (bad option, parquet to a terminal, several statements for csv/json/parquet).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from tui.cli import guarded, is_tty
+
+DEFAULT_LIMIT = 1000
+DEFAULT_ZONE = "Asia/Shanghai"
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("sql")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the result to PATH instead of stdout.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Keep the first N rows of each statement (0: no limit).",
+)
+@guarded
+def query(file: Path, sql: str, fmt: str, out: Path | None, limit: int) -> None:
+    """Run read-only SQL against FILE and print the result (SQL "-" reads it from stdin).
+
+    Statements that change data, schema or settings, or read files, are refused. Several statements
+    separated by ";" print one table each (table format only).
+    """
+    from store import guard, open_db
+    from store.errors import SqlError
+
+    if sql == "-":
+        sql = sys.stdin.read()
+    if fmt == "parquet" and out is None and is_tty(sys.stdout):
+        raise click.UsageError("parquet is binary: give --out PATH or redirect stdout")
+    db = open_db(file)
+    try:
+        local = not getattr(db, "remote", False)
+        cur = db.cursor()
+        statements = guard.check(sql, cur) if local else guard.check(sql)
+        if not statements:
+            raise click.UsageError("no SQL statement given")
+        if len(statements) > 1 and fmt != "table":
+            raise click.UsageError(
+                f"{len(statements)} statements: --format {fmt} holds one result; "
+                "run them one at a time (or use --format table)"
+            )
+        zone = _zone(db)
+        cap = limit or None
+        with _output(out, binary=fmt == "parquet") as sink:
+            for index, statement in enumerate(statements, 1):
+                where = f"statement {index}: " if len(statements) > 1 else ""
+                try:
+                    result = _execute(guard, cur, statement, cap, local, fmt)
+                    with result:
+                        if index > 1:
+                            sink.write("\n")
+                        WRITERS[fmt](sink, result, zone)
+                except SqlError as exc:
+                    raise type(exc)(where + str(exc)) from None
+                if result.truncated:
+                    by = "--limit (--limit 0 shows all)" if limit else "the serving writer's cap"
+                    click.echo(
+                        f"ecotop: {where}showing first {result.rows} rows; more were cut by {by}",
+                        err=True,
+                    )
+    finally:
+        db.close()
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+class _Result:
+    """One statement's rows as Arrow batches, from a local stream or a served table."""
+
+    def __init__(
+        self,
+        schema: Any,
+        batches: Iterable[Any],
+        truncated: Callable[[], bool],
+        close: Callable[[], None],
+    ) -> None:
+        self.schema = schema
+        self._batches = batches
+        self._truncated = truncated
+        self._close = close
+        self.rows = 0
+
+    @property
+    def batches(self) -> Iterator[Any]:
+        for batch in self._batches:
+            self.rows += batch.num_rows
+            yield batch
+
+    @property
+    def truncated(self) -> bool:
+        return self._truncated()
+
+    def __enter__(self) -> _Result:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+
+def _execute(
+    guard: Any, cur: Any, statement: str, limit: int | None, local: bool, fmt: str
+) -> _Result:
+    if not local:  # the writer runs it, through its guard
+        table, truncated = cur.adhoc(statement, limit)
+        return _Result(table.schema, table.to_batches(), lambda: truncated, lambda: None)
+    if fmt == "table":  # needs every row for the column widths: bounded by --limit
+        res = guard.run(cur, statement, limit)
+        return _Result(
+            res.table.schema, res.table.to_batches(), lambda: res.truncated, lambda: None
+        )
+    s = guard.stream(cur, statement, limit)
+    return _Result(s.schema, s, lambda: s.truncated, s.close)
+
+
+def _zone(db: Any) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from store.errors import BadInput
+
+    name = os.environ.get("ECOTOP_DISPLAY_ZONE") or ""
+    if not name:
+        with contextlib.suppress(Exception):
+            name = db.meta().get("display_zone", "")
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"unknown time zone {name!r} (use a name like Asia/Shanghai)") from None
+
+
+class _TextSink:
+    def __init__(self, stream: IO[Any], binary: bool) -> None:
+        self.stream = stream
+        self.binary = binary
+
+    def write(self, text: str) -> None:
+        if self.binary:
+            raise click.UsageError("parquet holds one result")  # pragma: no cover
+        self.stream.write(text)
+
+
+@contextlib.contextmanager
+def _output(out: Path | None, binary: bool) -> Iterator[_TextSink]:
+    """stdout, or a temporary file beside `out` renamed onto it only when everything was written."""
+    from store.errors import BadInput
+
+    if out is None:
+        stream = sys.stdout.buffer if binary else sys.stdout
+        yield _TextSink(stream, binary)
+        stream.flush()
+        return
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        fh = (
+            open(tmp, "wb")  # noqa: SIM115
+            if binary
+            else open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        )
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with fh:
+            yield _TextSink(fh, binary)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Column names made unique (JSON keys, Parquet fields): a, a -> a, a_1."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        candidate, n = name, 0
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _interval(v: Any) -> str:
+    months, days, nanos = v.months, v.days, v.nanoseconds
+    out = "P"
+    if months:
+        out += f"{months // 12}Y{months % 12}M" if abs(months) >= 12 else f"{months}M"
+    if days:
+        out += f"{days}D"
+    if nanos:
+        seconds = Decimal(nanos) / Decimal(1_000_000_000)
+        out += f"T{seconds.normalize():f}S"
+    return out if out != "P" else "PT0S"
+
+
+def _plain(v: Any, zone: dt.tzinfo, sep: str = "T") -> Any:
+    """A value as JSON would hold it (Decimal stays Decimal, written as a number)."""
+    if v is None or isinstance(v, bool | int | str | Decimal):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dt.datetime):
+        return (v.astimezone(zone) if v.tzinfo else v).isoformat(sep=sep)
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return _interval(_MDN(0, v.days, (v.seconds * 10**6 + v.microseconds) * 1000))
+    if hasattr(v, "months") and hasattr(v, "nanoseconds"):  # INTERVAL (Arrow MonthDayNano)
+        return _interval(v)
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode("ascii")
+    if isinstance(v, dict):
+        return {str(k): _plain(x, zone, sep) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        if v and all(isinstance(x, tuple) and len(x) == 2 for x in v) and isinstance(v, list):
+            keys = [k for k, _ in v]
+            if all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys):  # a MAP
+                return {k: _plain(x, zone, sep) for k, x in v}
+        return [_plain(x, zone, sep) for x in v]
+    return str(v)
+
+
+class _MDN:
+    def __init__(self, months: int, days: int, nanoseconds: int) -> None:
+        self.months, self.days, self.nanoseconds = months, days, nanoseconds
+
+
+class _JSONEncoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:  # pragma: no cover - _plain leaves only JSON types
+        return str(o)
+
+
+def _json_value(v: Any) -> str:
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, dict):
+        return (
+            "{"
+            + ",".join(
+                f"{json.dumps(k, ensure_ascii=False)}:{_json_value(x)}" for k, x in v.items()
+            )
+            + "}"
+        )
+    if isinstance(v, list):
+        return "[" + ",".join(_json_value(x) for x in v) + "]"
+    return json.dumps(v, ensure_ascii=False, cls=_JSONEncoder)
+
+
+def _columns(batch: Any) -> list[list[Any]]:
+    return [col.to_pylist() for col in batch.columns]
+
+
+def _rows(batch: Any) -> Iterator[tuple[Any, ...]]:
+    return zip(*_columns(batch), strict=True) if batch.num_columns else iter(())
+
+
+# --- writers ------------------------------------------------------------------------------------------
+
+
+def write_json(sink: _TextSink, result: _Result, zone: dt.tzinfo) -> None:
+    keys = [json.dumps(k, ensure_ascii=False) for k in _unique_names(result.schema.names)]
+    sink.write("[")
+    first = True
+    for batch in result.batches:
+        for row in _rows(batch):
+            obj = ",".join(
+                f"{k}:{_json_value(_plain(v, zone))}" for k, v in zip(keys, row, strict=True)
+            )
+            sink.write(("\n" if first else ",\n") + "{" + obj + "}")
+            first = False
+    sink.write("\n]\n" if not first else "]\n")
+
+
+def _csv_cell(v: Any, zone: dt.tzinfo) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    p = _plain(v, zone)
+    if isinstance(p, Decimal):
+        return format(p, "f")
+    if isinstance(p, dict | list):
+        return _json_value(p)
+    return "" if p is None else p
+
+
+def write_csv(sink: _TextSink, result: _Result, zone: dt.tzinfo) -> None:
+    import csv
+
+    writer = csv.writer(sink.stream, lineterminator="\n")
+    writer.writerow(result.schema.names)
+    for batch in result.batches:
+        writer.writerows([_csv_cell(v, zone) for v in row] for row in _rows(batch))
+
+
+def write_parquet(sink: _TextSink, result: _Result, zone: dt.tzinfo) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = result.schema
+    names = _unique_names(schema.names)
+    if names != schema.names:
+        schema = pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
+    with pq.ParquetWriter(sink.stream, schema) as writer:
+        for batch in result.batches:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+
+
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide and full-width characters take two, combining marks none."""
+    w = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return w
+
+
+_ESCAPES = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _table_cell(v: Any, zone: dt.tzinfo) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    p = _plain(v, zone, sep=" ")
+    if isinstance(p, Decimal):
+        return format(p, "f")
+    if isinstance(p, dict | list):
+        return _json_value(p)
+    if p is None:  # a float NaN or infinity
+        return str(v)
+    return str(p).translate(_ESCAPES)
+
+
+def _numeric(t: Any) -> bool:
+    import pyarrow.types as pt
+
+    return pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t)
+
+
+def write_table(sink: _TextSink, result: _Result, zone: dt.tzinfo) -> None:
+    names = list(result.schema.names)
+    right = [_numeric(f.type) for f in result.schema]
+    rows = [[_table_cell(v, zone) for v in row] for b in result.batches for row in _rows(b)]
+    widths = [_width(n) for n in names]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], _width(cell))
+
+    def line(cells: list[str]) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - _width(cell))
+            parts.append(pad + cell if right[i] else cell + pad)
+        return "  ".join(parts).rstrip() + "\n"
+
+    sink.write(line(names))
+    sink.write(line(["-" * w for w in widths]))
+    for row in rows:
+        sink.write(line(row))
+
+
+WRITERS: dict[str, Callable[[_TextSink, _Result, dt.tzinfo], None]] = {
+    "table": write_table,
+    "csv": write_csv,
+    "json": write_json,
+    "parquet": write_parquet,
+}
