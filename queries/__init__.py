@@ -3,25 +3,43 @@
 Nothing here imports Textual or duckdb: callers pass a DuckDB cursor from `store`.
 """
 
-from queries.kpis import KpiSet, Measure, kpis, resolve_as_of
+from queries.kpis import FileInfo, KpiSet, Measure, file_info, kpis, resolve_as_of
 from queries.measures import MEASURES, PILLARS, MeasureDef
 from queries.registry import Query, get, registry
+from queries.views import (
+    PILLAR_VIEWS,
+    TREND_PROXIES,
+    PillarData,
+    buckets_for,
+    latest_event,
+    pillar_view,
+    trends,
+)
 from queries.windows import RANGES, Window, next_range, parse_range, window
 
 __all__ = [
     "MEASURES",
     "PILLARS",
+    "PILLAR_VIEWS",
     "RANGES",
+    "TREND_PROXIES",
+    "FileInfo",
     "KpiSet",
     "Measure",
     "MeasureDef",
+    "PillarData",
     "Query",
     "Window",
+    "buckets_for",
+    "file_info",
     "get",
     "kpis",
+    "latest_event",
     "next_range",
     "parse_range",
+    "pillar_view",
     "registry",
     "resolve_as_of",
+    "trends",
     "window",
 ]

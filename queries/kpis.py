@@ -5,19 +5,56 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from queries import registry
 from queries.measures import MEASURES, PILLARS, MeasureDef
-from queries.windows import Window, live_as_of, newest_as_of, window
+from queries.windows import Window, live_as_of, window
+
+DEFAULT_ZONE = "Asia/Shanghai"
 
 # Hidden helper columns of headline queries that derived measures use: pillar.column -> value key.
 _HELPERS = {
     "messaging": {"opens": "_opens", "moments_posts": "_posts"},
     "official_accounts": {"recipients": "_recipients"},
 }
+
+# Newest rollup minute, oldest rollup hour and the sampling modulus, in one round trip. The newest
+# minute is looked for only from the newest hour on, so zone maps skip the rest of rollup_minute.
+_FILE_INFO = """
+SELECT (SELECT max(minute) FROM rollup_minute
+         WHERE minute >= (SELECT max(hour) FROM rollup_hour)) AS newest_minute,
+       (SELECT min(hour) FROM rollup_hour) AS oldest_hour,
+       (SELECT max(value) FROM ecotop_meta WHERE key = 'sample_mod') AS sample_mod,
+       (SELECT max(value) FROM ecotop_meta WHERE key = 'display_zone') AS display_zone
+"""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What kpis needs to know about a file before it can choose windows."""
+
+    newest_minute: datetime | None
+    oldest_hour: datetime | None
+    sample_mod: int
+    display_zone: str | None
+
+    @property
+    def as_of(self) -> datetime | None:
+        """The minute after the newest event (None for an empty file)."""
+        return None if self.newest_minute is None else self.newest_minute + timedelta(minutes=1)
+
+    def has_data_before(self, t: datetime) -> bool:
+        """True when the file holds events before `t` (so a window ending at `t` has data)."""
+        return self.oldest_hour is not None and self.oldest_hour < t
+
+
+def file_info(cur: Any) -> FileInfo:
+    """Newest minute, oldest hour, sample_mod and display_zone of the file, in one query."""
+    newest, oldest, mod, zone = cur.execute(_FILE_INFO).fetchall()[0]
+    return FileInfo(newest, oldest, int(mod) if mod else 1, zone)
 
 
 @dataclass(frozen=True)
@@ -51,31 +88,42 @@ class KpiSet:
     live: bool
     pillars: dict[str, dict[str, Measure]] = field(default_factory=dict)
     elapsed_ms: float = 0.0
+    display_zone: str | None = None  # the file's display_zone (ecotop_meta), if it names one
+
+    def zone(self) -> tzinfo:
+        """The file's display zone, else Asia/Shanghai (interfaces may override, e.g. by env)."""
+        from zoneinfo import ZoneInfo
+
+        try:
+            return ZoneInfo(self.display_zone or DEFAULT_ZONE)
+        except (ValueError, KeyError):
+            return ZoneInfo(DEFAULT_ZONE)
 
     def get(self, measure_id: str) -> Measure:
         pillar, key = measure_id.split(".", 1)
         return self.pillars[pillar][key]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: {"range", "as_of", "pillars": {pillar: {measure: {"value", "previous"}}}}."""
+    def to_dict(self, zone: tzinfo | None = None) -> dict[str, Any]:
+        """The JSON contract: {"range", "as_of", "pillars": {pillar: {measure: {"value", "previous"}}}}.
+
+        Rates are fractions, money numbers in CNY, `previous` is null when the previous window has no
+        data; `as_of` is ISO 8601 with the offset of `zone` (default: `self.zone()`). Which measures
+        are approximate is in MEASURES (`users`) and `rows()`, not in this object.
+        """
         return {
             "range": self.window.range,
-            "as_of": self.as_of.isoformat(),
+            "as_of": self.as_of.astimezone(zone or self.zone()).isoformat(),
             "pillars": {
                 p: {
-                    k: {
-                        "value": _json_value(m.value),
-                        "previous": _json_value(m.previous),
-                        **({"approx": True} if m.approx else {}),
-                    }
+                    k: {"value": _json_value(m.value), "previous": _json_value(m.previous)}
                     for k, m in ms.items()
                 }
                 for p, ms in self.pillars.items()
             },
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+    def to_json(self, indent: int | None = 2, zone: tzinfo | None = None) -> str:
+        return json.dumps(self.to_dict(zone), indent=indent, ensure_ascii=False)
 
     def rows(self) -> list[dict[str, Any]]:
         """Flat rows (pillar, measure, value, previous, change, approx) for CSV and tables."""
@@ -105,7 +153,39 @@ def _json_value(v: Any) -> Any:
 
 def resolve_as_of(cur: Any, live: bool = False, now: datetime | None = None) -> datetime | None:
     """The window end: the minute after the wall clock when live, else after the newest event."""
-    return live_as_of(now) if live else newest_as_of(cur)
+    return live_as_of(now) if live else file_info(cur).as_of
+
+
+def headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
+    """Every `<pillar>/headline` column for the current ('c') and previous ('p') window.
+
+    Keys are `pillar.column` (helper columns of derived measures under their `_name`).
+    """
+    values: dict[str, dict[str, Any]] = {"c": {}, "p": {}}
+    reg = registry.registry()
+    params = win.params()
+    for pillar in PILLARS:
+        q = reg.get(f"{pillar}/headline")
+        if q is None:
+            continue
+        for row in q.rows(cur, **params):
+            w = row.pop("win")
+            helpers = _HELPERS.get(pillar, {})
+            for col, val in row.items():
+                values[w][f"{pillar}.{col}"] = val
+                if col in helpers:
+                    values[w][f"{pillar}.{helpers[col]}"] = val
+    return values
+
+
+def user_counts(cur: Any, win: Window, mod: int) -> dict[str, dict[str, int]]:
+    """Distinct users per flag for 'c' and 'p': exact up to 24h, from the user sample beyond."""
+    reg = registry.registry()
+    if win.exact_users:
+        rows = reg["users/active"].rows(cur, **win.params())
+    else:
+        rows = reg["users/active_approx"].rows(cur, mod=mod, **win.params())
+    return {r.pop("win"): r for r in rows}
 
 
 def kpis(
@@ -121,59 +201,36 @@ def kpis(
 
     `as_of` defaults to resolve_as_of(); `mod` is the file's user sampling modulus (read from the
     file when None). Runs every `<pillar>/headline` query and one distinct-users query on `cur`.
+    The previous window's values are None when the file has no data before that window's end.
     """
     t0 = time.perf_counter()
-    end = as_of or resolve_as_of(cur, live, now)
-    if end is None:  # an empty file: every window is empty
-        end = live_as_of(now)
+    info = file_info(cur)
+    end = as_of or (live_as_of(now) if live else info.as_of) or live_as_of(now)
     win = window(range_key, end)
-    params = win.params()
-    values: dict[str, dict[str, Any]] = {"c": {}, "p": {}}
-    present = {"c": False, "p": False}
-    reg = registry.registry()
-    for pillar in PILLARS:
-        q = reg.get(f"{pillar}/headline")
-        if q is None:
-            continue
-        for row in q.rows(cur, **params):
-            w = row.pop("win")
-            present[w] = True
-            for col, val in row.items():
-                key = _HELPERS.get(pillar, {}).get(col, col)
-                values[w][f"{pillar}.{key}"] = val
-    if win.exact_users:
-        urows = reg["users/active"].rows(cur, **params)
-    else:
-        if mod is None:
-            row = cur.execute("SELECT value FROM ecotop_meta WHERE key = 'sample_mod'").fetchall()
-            row = row[0] if row else None
-            mod = int(row[0]) if row else 1
-        urows = reg["users/active_approx"].rows(cur, mod=mod, **params)
-    users = {r.pop("win"): r for r in urows}
-    out: dict[str, dict[str, Measure]] = {p: {} for p in PILLARS}
-    by_col = {}
-    for m in MEASURES:
-        if m.column:
-            by_col[m.id] = f"{m.pillar}.{m.column}"
+    values = headline_values(cur, win)
+    users = user_counts(cur, win, info.sample_mod if mod is None else mod)
+    covered = {"c": True, "p": info.has_data_before(win.prev_end)}
     for w in ("c", "p"):
+        vals = values[w]
         for m in MEASURES:
             if m.flag:
-                values[w][m.id] = users.get(w, {}).get(m.flag, 0 if w == "c" else None)
+                vals[m.id] = users.get(w, {}).get(m.flag, 0)
             elif m.column:
-                values[w][m.id] = values[w].get(by_col[m.id])
+                vals[m.id] = vals.get(f"{m.pillar}.{m.column}")
         for m in MEASURES:
             if m.derive:
-                values[w][m.id] = m.derive(values[w])
+                vals[m.id] = m.derive(vals)
+    out: dict[str, dict[str, Measure]] = {p: {} for p in PILLARS}
     for m in MEASURES:
-        cur_v = values["c"].get(m.id)
-        prev_v = values["p"].get(m.id) if present["p"] or m.flag else None
-        if m.flag and not present["p"] and not users.get("p"):
-            prev_v = None
-        out[m.pillar][m.key] = Measure(m, cur_v, prev_v, approx=m.users and not win.exact_users)
+        prev = values["p"].get(m.id) if covered["p"] else None
+        out[m.pillar][m.key] = Measure(
+            m, values["c"].get(m.id), prev, approx=m.users and not win.exact_users
+        )
     return KpiSet(
         win,
         end,
         live,
         {p: ms for p, ms in out.items() if ms},
         elapsed_ms=(time.perf_counter() - t0) * 1000,
+        display_zone=info.display_zone,
     )

@@ -79,7 +79,9 @@ def window(range_key: str, as_of: datetime) -> Window:
 
 def newest_as_of(cur: Any) -> datetime | None:
     """`as_of` of a static file: the minute after its newest event (None for an empty file)."""
-    row = cur.execute("SELECT max(minute) FROM rollup_minute").fetchall()
+    row = cur.execute(
+        "SELECT max(minute) FROM rollup_minute WHERE minute >= (SELECT max(hour) FROM rollup_hour)"
+    ).fetchall()
     row = row[0] if row else None
     if row is None or row[0] is None:
         return None

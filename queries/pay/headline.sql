@@ -1,5 +1,5 @@
 -- Pay headline measures over the window [$s, $e) and the previous one [$ps, $pe), from the rollups.
--- Returns two rows, win = 'c' (current) and 'p' (previous; absent when that window has no data):
+-- Returns two rows, win = 'c' (current) and 'p' (previous), always both:
 --   transactions  paid payments (status success or refunded)
 --   attempts      every payment attempt, failed included
 --   tpm           transactions per minute of the window
@@ -12,13 +12,14 @@ WITH r AS (
     UNION ALL
     SELECT 'p', measure, value FROM rollup_window($ps, $pe) WHERE measure LIKE 'pay.%'
 ),
+w AS (SELECT * FROM (VALUES ('c'), ('p')) v(win)),
 t AS (
-    SELECT win,
+    SELECT w.win,
            sum(value) FILTER (WHERE measure = 'pay.attempts') AS attempts,
            sum(value) FILTER (WHERE measure = 'pay.paid') AS paid,
            sum(value) FILTER (WHERE measure = 'pay.gmv') AS gmv,
            sum(value) FILTER (WHERE measure = 'pay.refunded_amount') AS refunded
-    FROM r GROUP BY win
+    FROM w LEFT JOIN r USING (win) GROUP BY w.win
 )
 SELECT win,
        coalesce(paid, 0)::BIGINT AS transactions,
@@ -29,3 +30,4 @@ SELECT win,
        coalesce(refunded, 0)::DOUBLE / nullif(gmv, 0) AS refund_rate,
        (gmv / nullif(paid, 0))::DECIMAL(38, 2) AS aov
 FROM t
+ORDER BY win
