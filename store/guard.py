@@ -562,7 +562,10 @@ def _check_select(
         rows = con.execute("SELECT json_serialize_sql($sql::VARCHAR)", {"sql": select}).fetchall()
     except duckdb.Error as exc:
         raise sql_error(exc, select) from None
-    tree = json.loads(rows[0][0]) if rows else {"error": True}
+    try:
+        tree = json.loads(rows[0][0]) if rows else {"error": True}
+    except RecursionError:  # fail closed: Python's JSON reader stops near 1000 levels
+        raise _refuse(index, text, "nested too deeply for the guard to check") from None
     if tree.get("error"):
         raise _refuse(index, text, "a query the guard cannot read")
     problem = _walk(tree, catalog)
@@ -570,19 +573,29 @@ def _check_select(
         raise _refuse(index, text, problem)
 
 
-def _walk(node: Any, catalog: _Catalog | None) -> str | None:
-    """The first reason to refuse found in a serialized SELECT, or None."""
-    if isinstance(node, list):
-        for value in node:
-            problem = _walk(value, catalog)
-            if problem:
-                return problem
-        return None
-    if not isinstance(node, dict):
-        return None
+def _walk(tree: Any, catalog: _Catalog | None) -> str | None:
+    """The first reason to refuse found in a serialized SELECT (depth first), or None."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        problem = _node_problem(node, catalog)
+        if problem:
+            return problem
+        stack.extend(reversed([v for v in node.values() if isinstance(v, dict | list)]))
+    return None
+
+
+def _node_problem(node: dict[str, Any], catalog: _Catalog | None) -> str | None:
     kind = node.get("type")
     if isinstance(kind, str):
-        if kind.endswith("_NODE") and "cte_map" in node and kind not in _QUERY_NODES:
+        if kind.endswith("_QUERY_NODE") or (
+            kind.endswith("_NODE") and "cte_map" in node and kind not in _QUERY_NODES
+        ):
             verb = kind.removesuffix("_QUERY_NODE").removesuffix("_NODE")
             return f"a {verb} inside the query changes data"
         if "sample" in node and "alias" in node and kind not in _TABLE_REFS:
@@ -601,11 +614,6 @@ def _walk(node: Any, catalog: _Catalog | None) -> str | None:
         if name in DENIED_FUNCTIONS or name.startswith("__internal"):
             reason = DENIED_FUNCTIONS.get(name, "is internal to DuckDB")
             return f"calls {name}(), which {reason}"
-    for value in node.values():
-        if isinstance(value, dict | list):
-            problem = _walk(value, catalog)
-            if problem:
-                return problem
     return None
 
 

@@ -869,3 +869,26 @@ def test_no_macro_appears(cur: Any) -> None:
         with pytest.raises(SqlRefused, match="changes the schema"):
             guard.run(cur, sql, None)
     assert macros() == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "abs(" * 600 + "1" + ")" * 600,
+        "SELECT " + "(SELECT " * 400 + "1" + ")" * 400,
+        "SELECT " + "abs(" * 600 + "nextval('s')" + ")" * 600,
+    ],
+    ids=["functions", "subqueries", "hidden-nextval"],
+)
+def test_sql_nested_too_deeply_is_refused_not_crashed(cur: Any, sql: str) -> None:
+    with pytest.raises(SqlRefused, match="nested too deeply"):
+        guard.run(cur, sql, 1)
+
+
+def test_a_function_deep_inside_is_still_found(cur: Any) -> None:
+    sql = "SELECT " + "abs(" * 200 + "nextval('s')" + ")" * 200
+    with pytest.raises(SqlRefused, match="calls nextval"):
+        guard.run(cur, sql, 1)
+    sql = "SELECT list_transform([1, 2], x -> x + nextval('s'))"
+    with pytest.raises(SqlRefused, match="calls nextval"):
+        guard.run(cur, sql, 1)
