@@ -755,7 +755,11 @@ class AdhocResult:
 def _begin(cur: duckdb.DuckDBPyConnection, statement: str, limit: int | None) -> tuple[str, str]:
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise SqlRefused("the row limit must be a whole number, 0 or more (None: no limit)")
-    if not is_locked_down(cur):
+    state = cur.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration'), "
+        "current_setting('enable_progress_bar'), current_setting('enable_progress_bar_print')"
+    ).fetchall()[0]
+    if state[:2] != (False, True):
         raise SqlRefused("refused: this connection was not opened through the store (no lockdown)")
     statements = _checked(statement, cur)
     if len(statements) != 1:
@@ -764,7 +768,8 @@ def _begin(cur: duckdb.DuckDBPyConnection, statement: str, limit: int | None) ->
             if not statements
             else f"one statement at a time, not {len(statements)} (split them with guard.check)"
         )
-    _enable_progress(cur)
+    if state[2:] != (True, False):
+        _enable_progress(cur)
     try:
         cur.execute("BEGIN TRANSACTION READ ONLY")
     except duckdb.Error as exc:
