@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -153,6 +154,8 @@ class EcotopApp(App):
         self.last_query_ms: float | None = None
         self.refresh_count = 0
         self.last_error: str | None = None
+        #: (screen query ms, alert rules ms or 0) of recent cycles, newest last
+        self.refresh_log: deque[tuple[float, float]] = deque(maxlen=500)
         self.data_as_of: datetime | None = None  # newest data (static files), set by fetches
         # pause bookkeeping
         self.paused_at: datetime | None = None
@@ -256,6 +259,7 @@ class EcotopApp(App):
         elapsed_ms: float | None,
         error: BaseException | None = None,
         alerts: list[Any] | None = None,
+        alerts_ms: float = 0.0,
     ) -> None:
         """A screen's refresh ended (or its screen went away): record it, schedule the next."""
         if screen is not None and self._inflight is not None and screen is not self._inflight:
@@ -265,6 +269,7 @@ class EcotopApp(App):
         self.last_refresh_at = self.clock()
         if elapsed_ms is not None:
             self.last_query_ms = elapsed_ms
+            self.refresh_log.append((elapsed_ms - alerts_ms, alerts_ms))
         if error is not None:
             self.last_error = _one_line(error)
             self.log.error(f"refresh failed: {error!r}")

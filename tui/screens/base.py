@@ -99,12 +99,21 @@ class EcotopScreen(Screen):
             error: BaseException | None,
             elapsed_ms: float,
             alerts: list[Any] | None = None,
+            alerts_ms: float = 0.0,
         ) -> None:
             super().__init__()
             self.data = data
             self.error = error
             self.elapsed_ms = elapsed_ms
             self.alerts = alerts
+            self.alerts_ms = alerts_ms
+
+    class Partial(Message):
+        """Part of a refresh posted early by `publish()` (e.g. numbers before their trends)."""
+
+        def __init__(self, data: Any) -> None:
+            super().__init__()
+            self.data = data
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -128,6 +137,10 @@ class EcotopScreen(Screen):
     def received(self, data: Any) -> None:
         """Every successful fetch, on the UI thread, shown or not (bookkeeping, not rendering)."""
 
+    def publish(self, data: Any) -> None:
+        """From `fetch` (the worker thread): show `data` now, before the rest of the fetch ends."""
+        self.post_message(self.Partial(data))
+
     def start_refresh(self, ctx: RefreshContext) -> None:
         """Called by the app's cycle: fetch in a thread worker, then post `Fetched`."""
         self._refresh_worker(ctx)
@@ -138,19 +151,31 @@ class EcotopScreen(Screen):
         data: Any = None
         error: BaseException | None = None
         alerts: list[Any] | None = None
+        alerts_ms = 0.0
         cur = None
         try:
             cur = self.ecotop.db.cursor()
             data = self.fetch(cur, ctx)
             if ctx.rules:
+                t1 = time.perf_counter()
                 alerts = evaluate_alerts(cur, ctx)
+                alerts_ms = (time.perf_counter() - t1) * 1000
         except Exception as exc:  # reported in the status bar, never crashes the app
             error = exc
         finally:
             if cur is not None:
                 with contextlib.suppress(Exception):
                     cur.close()
-        self.post_message(self.Fetched(data, error, (time.perf_counter() - t0) * 1000, alerts))
+        elapsed = (time.perf_counter() - t0) * 1000
+        self.post_message(self.Fetched(data, error, elapsed, alerts, alerts_ms))
+
+    @on(Partial)
+    def _ecotop_partial(self, message: Partial) -> None:
+        message.stop()
+        self.received(message.data)
+        if self.visible_for_render():
+            with self.app.batch_update():
+                self.apply(message.data)
 
     @on(Fetched)
     def _ecotop_fetched(self, message: Fetched) -> None:
@@ -168,7 +193,9 @@ class EcotopScreen(Screen):
             else:
                 self._pending = message.data
                 self._has_pending = True
-        self.ecotop.refresh_finished(self, message.elapsed_ms, message.error)
+        self.ecotop.refresh_finished(
+            self, message.elapsed_ms, message.error, alerts_ms=message.alerts_ms
+        )
 
     def visible_for_render(self) -> bool:
         """True when the screen is on top (not under a modal) and the app is not paused."""

@@ -78,6 +78,10 @@ class OverviewScreen(EcotopScreen):
         from queries import kpis
 
         ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
+        last = self.last_data
+        if last is None or last.kpis.window.range != ctx.range_key:
+            # numbers first (the first screen, a new range), then trends and pins in this cycle
+            self.publish(OverviewData(ks, None, None))
         try:
             trends = fetch_trends(cur, ks.window, TREND_POINTS)
         except Exception as exc:  # trends are extra: a failure leaves the numbers on screen
@@ -102,7 +106,8 @@ class OverviewScreen(EcotopScreen):
                 states[m.id] = tile_state(measure, app.firing_for(m.id), trends.get(m.id, ()))
             lead = trends.get(panel.measures[0].id, ()) if panel.measures else ()
             panel.show(states, lead)
-        self.query_one(PinnedStrip).show(data.pinned)
+        if data.pinned is not None:
+            self.query_one(PinnedStrip).show(data.pinned)
         self._show_alert_summary()
 
     def _show_alert_summary(self) -> None:
