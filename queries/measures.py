@@ -473,3 +473,26 @@ BY_ID: dict[str, MeasureDef] = {m.id: m for m in MEASURES}
 def for_pillar(pillar: str) -> list[MeasureDef]:
     """The measures of one pillar, in display order."""
     return [m for m in MEASURES if m.pillar == pillar]
+
+
+def markdown_table() -> str:
+    """The README's table of measures (`python -m queries.measures` prints it)."""
+    kinds = {
+        "count": "count",
+        "money": "CNY",
+        "rate": "fraction",
+        "ratio": "ratio",
+        "number": "sum",
+    }
+    lines = [
+        "| measure | label | definition | unit | beyond 24h |",
+        "|---|---|---|---|---|",
+    ]
+    for m in MEASURES:
+        exact = "≈ approximate (user sample)" if m.users else "exact"
+        lines.append(f"| `{m.id}` | {m.label} | {m.definition} | {kinds[m.kind]} | {exact} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

@@ -6,7 +6,7 @@
 --   collection_rate_d0  of the orders completed in the window, the share paid within 1 day of completion
 --   collection_rate_d7  of the orders completed in the window shifted back 7 days (a cohort old
 --                       enough to be mature), the share paid within 7 days of completion
---   collection_rate_d30 the same for 30 days, over the window shifted back 30 days
+--   collection_rate_d30  the same for 30 days, over the window shifted back 30 days
 --   bad_debt_rate       of the orders completed in the window shifted back 30 days, the share still
 --                       unpaid 30 days after completion (1 - collection_rate_d30)
 -- Rates are fractions, NULL when their cohort has no completed orders. Active users (distinct users

@@ -12,7 +12,7 @@
 --   active_groups       customer groups that received a message in the window
 --   active_group_share  active_groups / customer_groups (fraction)
 --   messages            mass messages sent
---   targeted, delivered recipients targeted and reached by them
+--   targeted, delivered  recipients targeted and reached by them
 --   message_reach       delivered / targeted (fraction; NULL without messages)
 WITH r AS (
     SELECT 'c' AS win, measure, value FROM rollup_window($s, $e) WHERE measure LIKE 'wc.%'
