@@ -37,8 +37,18 @@ class PillarPanel(Vertical):
     PillarPanel > Spark.panel-chart { height: 1fr; margin-top: 1; }
     """
 
-    def __init__(self, pillar: str, title: str, number: int, measures: Sequence[Any], **kw: Any):
+    def __init__(
+        self,
+        pillar: str,
+        title: str,
+        number: int,
+        measures: Sequence[Any],
+        *,
+        chart: bool = True,
+        **kw: Any,
+    ):
         super().__init__(**kw)
+        self.chart = chart  # False: as tall as its tiles, no chart (the pillar view draws its own)
         self.pillar = pillar
         self.number = number
         self.measures = list(measures)  # MeasureDef, in display order
@@ -49,7 +59,8 @@ class PillarPanel(Vertical):
     def compose(self) -> ComposeResult:
         for m in self.measures:
             yield KpiTile(m.id, m.label, classes="kpi-tile", id=f"kpi-{m.id.replace('.', '-')}")
-        yield Spark(classes="panel-chart")
+        if self.chart:
+            yield Spark(classes="panel-chart")
 
     @property
     def tiles(self) -> list[KpiTile]:
@@ -73,7 +84,7 @@ class PillarPanel(Vertical):
         self.set_class(worst == "WARNING", "-warning")
         self.set_class(worst == "CRITICAL", "-critical")
         lead = tuple(lead_trend)
-        if lead != self._lead_trend:
+        if self.chart and lead != self._lead_trend:
             self._lead_trend = lead
             self.query_one(Spark).set_values(lead)
             self._update_subtitle()
@@ -87,7 +98,8 @@ class PillarPanel(Vertical):
             self.border_subtitle = ""
 
     def on_resize(self, event: Resize) -> None:
-        self._fit()
+        if self.chart:
+            self._fit()
 
     def _fit(self) -> None:
         rows = self.content_region.height if self.is_mounted else 0
