@@ -211,13 +211,15 @@ async def test_single_letter_keys_never_fire_while_typing(db_path: Path) -> None
 
 @pytest.mark.parametrize("key", ["escape", "ctrl+c"])
 async def test_a_slow_query_can_be_cancelled_and_control_returns(db_path: Path, key: str) -> None:
-    app = app_for(db_path)
+    app = app_for(db_path, refresh_s=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_console(pilot, app)
         screen.editor.load_text(SLOW)
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: screen.job is not None and screen.job.cursor is not None)
-        await pilot.pause(0.3)
+        # the dashboard under the console keeps refreshing while the query runs
+        refreshed = app.refresh_count
+        await wait_for(pilot, lambda: app.refresh_count >= refreshed + 2, what="refreshes")
         assert screen.job is not None, "the slow query finished before it could be cancelled"
         assert "running" in status_text(screen)
         await pilot.press(key)
@@ -535,6 +537,53 @@ async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Pat
         await pilot.press("y")
         await wait_for(pilot, lambda: not list(app.screen.query(PinnedPanel)))
     assert config.panels_in(config.user_file()) == []
+
+
+async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui import config
+    from tui.widgets import pinned
+
+    monkeypatch.setattr(pinned, "PIN_TIMEOUT_S", 0.5)
+    path = config.user_file()
+    for name, sql, kind in [
+        (
+            "by entry",
+            "select entry, count(*) as n from transactions group by 1 order by 1",
+            "table",
+        ),
+        (
+            "per hour",
+            "select date_trunc('hour', ts) as h, count(*) from transactions group by 1 order by 1",
+            "chart",
+        ),
+        ("total", "select count(*) from transactions", "number"),
+        ("bad", "delete from transactions", "table"),
+        ("slow", SLOW, "number"),
+    ]:
+        config.add_panel(path, config.Panel(name, sql, kind))
+    app = app_for(db_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+
+        def drawn() -> dict[str, pinned.PinnedPanel]:
+            found = {p.panel_name: p for p in app.screen.query(pinned.PinnedPanel)}
+            return found if all(p.result is not None for p in found.values()) else {}
+
+        await wait_for(pilot, lambda: len(drawn()) == 5, what="five pinned panels")
+        await pilot.pause()
+        panels = drawn()
+        screen_text = app.export_screenshot().replace("&#160;", " ")
+        assert "mini_program" in screen_text and "by entry" in screen_text
+        caption = str(panels["per hour"].query_one(".pinned-caption").render())
+        assert "last" in caption and "…" in caption
+        assert "360" in str(panels["total"].query_one(".pinned-value").render())
+        assert "refused" in panels["bad"].result.error
+        assert "took longer than 0.5 s" in panels["slow"].result.error
+        assert panels["slow"].has_class("-error") and not panels["total"].has_class("-error")
+        cur = app.db.cursor()
+        assert cur.execute("select count(*) from transactions").fetchall() == [(360,)]
+        cur.close()
 
 
 async def test_pinning_refuses_what_the_guard_refuses(db_path: Path) -> None:

@@ -39,7 +39,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from tui import adhoc
 from tui.history import Buffer, Entry, History
@@ -56,6 +56,25 @@ POLL_S = 0.1
 #: Seconds of quiet typing before the buffer is saved.
 SAVE_AFTER_S = 1.0
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+KEY_HINTS = Text.assemble(
+    *(
+        part
+        for key, what in (
+            ("^j", "run"),
+            ("f5", "all"),
+            ("esc", "cancel/back"),
+            ("^r", "history"),
+            ("^s", "pin"),
+            ("^b", "catalog"),
+            ("tab", "results"),
+            ("e", "export"),
+            ("^p", "palette"),
+        )
+        for part in ((key, "bold"), f" {what}  ")
+    ),
+    no_wrap=True,
+    overflow="ellipsis",
+)
 
 
 @dataclass
@@ -153,6 +172,7 @@ class ConsoleScreen(Screen):
     }
     ConsoleScreen #console-error.-shown { display: block; }
     ConsoleScreen ResultsTabs { height: 1fr; }
+    ConsoleScreen #console-keys { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -214,20 +234,23 @@ class ConsoleScreen(Screen):
         self._save_timer: Any = None
         self.last_results: list[ResultData] = []
         self.last_error: str | None = None
+        self._catalog: Catalog | None = None
+        self._catalog_error: str | None = None
 
     # -- layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="console-title")
-        with Horizontal(id="console-body"):
-            yield CatalogTree(id="catalog")
-            with Vertical(id="console-main"):
-                yield SqlEditor(id="editor")
-                yield Static(self._idle_status(), id="console-status")
-                yield Static("", id="console-error")
-                yield ResultsTabs(id="results")
+        # the results and the catalog sidebar are mounted after the first paint (results) or on
+        # first use (catalog), so `:` shows an editor ready for typing at once
+        with Horizontal(id="console-body"), Vertical(id="console-main"):
+            yield SqlEditor(id="editor")
+            yield Static(self._idle_status(), id="console-status")
+            yield Static("", id="console-error")
         yield CompletionMenu(id="completion")
-        yield Footer()
+        # one line of key hints: Textual's Footer recomposes on every focus change, which cost
+        # a third of the time to open the console
+        yield Static(KEY_HINTS, id="console-keys")
 
     def _title(self) -> Text:
         db = getattr(self.app, "db", None)
@@ -251,6 +274,21 @@ class ConsoleScreen(Screen):
     def results(self) -> ResultsTabs:
         return self.query_one(ResultsTabs)
 
+    @property
+    def has_results_widget(self) -> bool:
+        return bool(self.query(ResultsTabs))
+
+    async def ensure_results(self) -> ResultsTabs:
+        """The results tabs, mounted on first need."""
+        found = self.query(ResultsTabs)
+        if found:
+            return found.first()
+        tabs = ResultsTabs(id="results")
+        tabs.zone = getattr(self.app, "display_zone", None)
+        tabs.show_timing = self._show_timing
+        await self.query_one("#console-main").mount(tabs)
+        return tabs
+
     def on_mount(self) -> None:
         editor = self.editor
         editor.attach_menu(self.query_one(CompletionMenu))
@@ -258,20 +296,20 @@ class ConsoleScreen(Screen):
         if text:
             editor.load_text(text)
             editor.move_cursor(editor.document.end)
-        self.results.zone = getattr(self.app, "display_zone", None)
-        self.results.show_timing = self._show_timing
         state = getattr(self.app, "_ecotop_console_state", None)
-        if isinstance(state, dict) and state.get("results"):
-            self.call_after_refresh(self._restore_results, state["results"])
+        restore = state.get("results") if isinstance(state, dict) else None
+        self.call_after_refresh(self._after_first_paint, restore or [])
+
+    async def _after_first_paint(self, restore: list[ResultData]) -> None:
+        tabs = await self.ensure_results()
+        if restore and not self.last_results:
+            self.last_results = list(restore)
+            await tabs.show_results(restore)
         cached = getattr(self.app, "_ecotop_catalog", None)
         if isinstance(cached, Catalog):
             self._use_catalog(cached)
         else:
-            self.call_after_refresh(self._read_catalog)
-
-    async def _restore_results(self, results: list[ResultData]) -> None:
-        self.last_results = list(results)
-        await self.results.show_results(results)
+            self._read_catalog()
 
     def on_unmount(self) -> None:
         self._save_buffer()
@@ -305,14 +343,28 @@ class ConsoleScreen(Screen):
                 self.app._ecotop_catalog = message.catalog  # type: ignore[attr-defined]
             self._use_catalog(message.catalog)
         else:
-            self.query_one(CatalogTree).show_error(message.error or "unknown error")
+            self._catalog_error = message.error or "unknown error"
+            for tree in self.query(CatalogTree):
+                tree.show_error(self._catalog_error)
 
     def _use_catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
         self.editor.completer.catalog = catalog
-        self.query_one(CatalogTree).show_catalog(catalog)
+        for tree in self.query(CatalogTree):
+            tree.show_catalog(catalog)
 
-    def action_toggle_catalog(self) -> None:
-        tree = self.query_one(CatalogTree)
+    async def action_toggle_catalog(self) -> None:
+        found = self.query(CatalogTree)
+        if found:
+            tree = found.first()
+        else:
+            tree = CatalogTree(id="catalog")
+            body = self.query_one("#console-body")
+            await body.mount(tree, before=self.query_one("#console-main"))
+            if self._catalog is not None:
+                tree.show_catalog(self._catalog)
+            elif self._catalog_error is not None:
+                tree.show_error(self._catalog_error)
         tree.toggle_class("-shown")
         if tree.has_class("-shown"):
             tree.focus()
@@ -454,7 +506,8 @@ class ConsoleScreen(Screen):
         if first:
             self.last_results = []
         self.last_results.append(result)
-        await self.results.add_result(result, first=first)
+        tabs = await self.ensure_results()
+        await tabs.add_result(result, first=first)
         if error is not None and not result.cancelled:
             self._show_error(
                 str(error),
@@ -624,7 +677,7 @@ class ConsoleScreen(Screen):
         self.notify(f"copied {cells:,} cell{'s' if cells != 1 else ''}", timeout=1.5)
 
     def action_copy_result(self) -> None:
-        view = self.results.current
+        view = self.results.current if self.has_results_widget else None
         if view is None or view.result.table is None:
             self.notify("no result to copy", timeout=1.5)
             return
@@ -668,7 +721,7 @@ class ConsoleScreen(Screen):
         self._export(message.result)
 
     def action_export(self) -> None:
-        view = self.results.current
+        view = self.results.current if self.has_results_widget else None
         if view is None:
             self.notify("run a query first: export writes its whole result", timeout=2)
             return

@@ -172,7 +172,9 @@ def _num(v: Any) -> float | None:
     return None
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, zone: Any = None) -> str:
+    from datetime import date, datetime
+
     from tui.widgets.format import format_number
 
     if v is None:
@@ -183,9 +185,23 @@ def _fmt(v: Any) -> str:
         return f"{v:,}" if abs(v) < 10**7 else format_number(v)
     if isinstance(v, float | Decimal):
         return format_number(v)
-    if hasattr(v, "isoformat"):
-        return v.isoformat(sep=" ", timespec="minutes") if hasattr(v, "hour") else v.isoformat()
+    if isinstance(v, datetime):
+        if v.tzinfo is not None and zone is not None:
+            v = v.astimezone(zone)
+        return v.strftime("%m-%d %H:%M")
+    if isinstance(v, date):
+        return v.isoformat()
     return str(v)
+
+
+def stretch(values: list[float | None], width: int) -> list[float | None]:
+    """Few points drawn across the width (each repeated), so a short series is not a sliver."""
+    if not values or width <= len(values):
+        return values
+    out: list[float | None] = []
+    for i in range(width):
+        out.append(values[i * len(values) // width])
+    return out
 
 
 def number_of(table: Any) -> tuple[Any, list[float | None], str]:
@@ -248,6 +264,10 @@ class PinnedPanel(Vertical, can_focus=True):
         else:
             yield Static("…", classes="pinned-body")
 
+    @property
+    def _zone(self) -> Any:
+        return getattr(self.app, "display_zone", None)
+
     def show(self, r: PinnedResult) -> None:
         self.result = r
         self.set_class(r.error is not None, "-error")
@@ -282,18 +302,33 @@ class PinnedPanel(Vertical, can_focus=True):
         if table is None or table.num_columns == 0:
             body.update(Text("no rows", style="dim"))
             return
-        t = Table(box=None, padding=(0, 1), show_edge=False, expand=False, header_style="bold")
-        for name in table.column_names:
-            t.add_column(str(name), no_wrap=True, overflow="ellipsis")
-        fit = max(1, self.size.height - 3) if self.size.height else 5
+        fit = max(1, self.size.height - 1) if self.size.height else 5
         rows = table.slice(0, fit).to_pylist()
-        for row in rows:
-            t.add_row(*(Text(_fmt(v)) for v in row.values()))
+        cells = [[_fmt(v, self._zone) for v in row.values()] for row in rows]
+        names = [str(n) for n in table.column_names]
+        # whole columns that fit, left to right (a cut "…" column says nothing)
+        room = max(8, (self.size.width or 40) - 4)
+        keep = 0
+        used = 0
+        for i, name in enumerate(names):
+            w = max([len(name)] + [len(r[i]) for r in cells]) + (1 if i else 0)
+            if used + w > room and keep:
+                break
+            used += w
+            keep += 1
+        t = Table(box=None, padding=(0, 1, 0, 0), show_edge=False, header_style="bold")
+        for name in names[:keep]:
+            t.add_column(name, no_wrap=True, overflow="ellipsis")
+        for r in cells:
+            t.add_row(*(Text(c) for c in r[:keep]))
         body.update(t)
         more = table.num_rows - len(rows)
-        self.border_subtitle = f"{table.num_rows:,}{'+' if truncated else ''} rows" + (
-            f" · {more:,} more" if more > 0 else ""
-        )
+        parts = [f"{table.num_rows:,}{'+' if truncated else ''} rows"]
+        if more > 0:
+            parts.append(f"{more:,} more")
+        if keep < len(names):
+            parts.append(f"{len(names) - keep} more cols")
+        self.border_subtitle = " · ".join(parts)
 
     def _show_number(self, table: Any) -> None:
         from tui.widgets.format import format_change
@@ -302,7 +337,7 @@ class PinnedPanel(Vertical, can_focus=True):
         if table is not None and table.num_rows <= 1:
             self.history = (self.history + [_num(value)])[-TREND_KEEP:]
             series = self.history
-        text = Text(_fmt(value), style="bold")
+        text = Text(_fmt(value, self._zone), style="bold")
         prev = next((v for v in reversed(series[:-1]) if v is not None), None)
         cur = _num(value)
         if prev not in (None, 0) and cur is not None:
@@ -311,7 +346,8 @@ class PinnedPanel(Vertical, can_focus=True):
         if v is not None:
             v.update(text)
         with contextlib.suppress(Exception):
-            self.query_one(Spark).set_values(series)
+            spark = self.query_one(Spark)
+            spark.set_values(stretch(series, spark.size.width) if len(series) > 1 else [])
         cap = self._first("pinned-caption")
         if cap is not None:
             cap.update(Text(col, style="dim"))
@@ -325,14 +361,21 @@ class PinnedPanel(Vertical, can_focus=True):
         xs = table.column(0).to_pylist()
         ys = [_num(v) for v in table.column(1).to_pylist()]
         with contextlib.suppress(Exception):
-            self.query_one(Spark).set_values(ys)
+            spark = self.query_one(Spark)
+            spark.set_values(stretch(ys, spark.size.width))
         present = [y for y in ys if y is not None]
-        last = _fmt(table.column(1)[-1].as_py()) if table.num_rows else "—"
+        z = self._zone
+        last = _fmt(table.column(1)[-1].as_py(), z) if table.num_rows else "—"
         lo = _fmt(min(present)) if present else "—"
         hi = _fmt(max(present)) if present else "—"
         if cap is not None:
             cap.update(
-                Text(f"{_fmt(xs[0])} … {_fmt(xs[-1])} · last {last} · {lo}–{hi}", style="dim")
+                Text(
+                    f"{_fmt(xs[0], z)} … {_fmt(xs[-1], z)} · last {last} · {lo}–{hi}",
+                    style="dim",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
             )
 
     def action_remove(self) -> None:
@@ -343,7 +386,7 @@ class PinnedStrip(Horizontal):
     """The overview's row of pinned panels (hidden when nothing is pinned)."""
 
     DEFAULT_CSS = """
-    PinnedStrip { height: 8; display: none; }
+    PinnedStrip { height: 6; display: none; }
     PinnedStrip.-shown { display: block; }
     """
 
@@ -351,6 +394,7 @@ class PinnedStrip(Horizontal):
         """Match the panels to `results` (by name, in order) and draw each."""
         results = results or []
         self.set_class(bool(results), "-shown")
+        self.styles.height = 8 if self.app.size.height >= 36 else 6
         have = {p.panel_name: p for p in self.query(PinnedPanel)}
         wanted = [r.name for r in results]
         for name, panel in have.items():

@@ -180,7 +180,10 @@ class SqlEditor(TextArea):
 
     def on_mount(self) -> None:
         if self._highlight:
-            self.run_worker(self._prepare_highlighting, thread=True, group="sql-highlight")
+            # after the first paint: compiling the grammar's query must not delay the console
+            self.call_after_refresh(
+                self.run_worker, self._prepare_highlighting, thread=True, group="sql-highlight"
+            )
 
     def _prepare_highlighting(self) -> None:
         if prepare_sql_highlighting():
