@@ -122,11 +122,9 @@ class _Progress:
 
 def setup(con: Any, p: Params) -> sql.Dims:
     """Macros and dimension temp tables on `con`; returns their counts."""
-    for stmt in sql.macros(p):
-        con.execute(stmt)
-    for stmt in sql.dimension_sql(p):
-        con.execute(stmt)
-    return sql.Dims(*con.execute(sql.DIMS_SQL).fetchone())
+    for stmt in [*sql.macros(p), *sql.dimension_sql(p)]:
+        con.execute(stmt).fetchall()
+    return sql.Dims(*con.execute(sql.DIMS_SQL).fetchall()[0])
 
 
 def prepare_time(
@@ -203,7 +201,7 @@ def generate(
         ):
             if table in dict(_STAGES):
                 prog.stage(table)
-            con.execute(sql.slots_sql(p, table, d_end, 1.0))
+            con.execute(sql.slots_sql(p, table, d_end, 1.0, hi_us))
             body = selects[table].format(id="g + 1", now_us=hi_us)
             q = f"WITH {sql.rows_cte(table, 'inr')} {body}"
             if table in ("wecom_contacts_removed", "group_members_left"):

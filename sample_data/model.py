@@ -36,8 +36,8 @@ class Industry:
 INDUSTRIES: tuple[Industry, ...] = (
     Industry(
         "catering",
-        0.26,
-        32.0,
+        0.3,
+        26.0,
         0.75,
         "food",
         1.2,
@@ -46,8 +46,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "beverage",
-        0.10,
-        20.0,
+        0.13,
+        18.0,
         0.55,
         "food",
         1.3,
@@ -56,8 +56,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "convenience",
-        0.12,
-        16.0,
+        0.16,
+        14.0,
         0.85,
         "retail",
         1.5,
@@ -67,7 +67,7 @@ INDUSTRIES: tuple[Industry, ...] = (
     Industry(
         "fresh",
         0.07,
-        38.0,
+        32.0,
         0.75,
         "retail",
         1.6,
@@ -77,7 +77,7 @@ INDUSTRIES: tuple[Industry, ...] = (
     Industry(
         "supermarket",
         0.04,
-        68.0,
+        55.0,
         0.85,
         "retail",
         1.5,
@@ -86,8 +86,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "apparel",
-        0.07,
-        160.0,
+        0.04,
+        110.0,
         0.8,
         "retail",
         1.3,
@@ -96,8 +96,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "daily_chemicals",
-        0.04,
-        55.0,
+        0.03,
+        45.0,
         0.8,
         "retail",
         1.5,
@@ -107,7 +107,7 @@ INDUSTRIES: tuple[Industry, ...] = (
     Industry(
         "pharmacy",
         0.04,
-        48.0,
+        40.0,
         0.8,
         "health",
         1.2,
@@ -116,8 +116,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "transport",
-        0.05,
-        12.0,
+        0.06,
+        10.0,
         0.7,
         "travel",
         1.1,
@@ -126,8 +126,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "services",
-        0.09,
-        65.0,
+        0.07,
+        40.0,
         0.9,
         "services",
         1.2,
@@ -136,8 +136,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "entertainment",
-        0.06,
-        75.0,
+        0.04,
+        50.0,
         0.8,
         "entertainment",
         1.2,
@@ -146,8 +146,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "lodging",
-        0.03,
-        330.0,
+        0.01,
+        240.0,
         0.6,
         "travel",
         1.1,
@@ -156,8 +156,8 @@ INDUSTRIES: tuple[Industry, ...] = (
     ),
     Industry(
         "education",
-        0.03,
-        180.0,
+        0.01,
+        110.0,
         0.9,
         "education",
         1.1,

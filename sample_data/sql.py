@@ -17,6 +17,7 @@ from sample_data import model
 from sample_data.model import EVENTS, INDUSTRIES, PBIG, POOL_RATIO, SCENARIOS, Params
 
 US_PER_MIN = 60_000_000
+CHUNK = 32
 
 
 def _lut(weights: list[float], buckets: int = 1000) -> str:
@@ -90,6 +91,15 @@ def macros(p: Params) -> list[str]:
 def dimension_sql(p: Params) -> list[str]:
     m = p.n_merchants
     ind_lut = _lut([i.merchant_share for i in INDUSTRIES])
+    # the biggest merchants (top ~m^0.35 ranks) are chains in everyday, high-frequency industries
+    big = {
+        "catering": 0.35,
+        "beverage": 0.2,
+        "convenience": 0.25,
+        "supermarket": 0.1,
+        "transport": 0.1,
+    }
+    big_lut = _lut([big.get(i.key, 0.0) for i in INDUSTRIES])
     city_lut = _lut([c[2] for c in model.CITIES])
     n_ind = len(INDUSTRIES)
     ps_ind = {}
@@ -114,6 +124,9 @@ def dimension_sql(p: Params) -> list[str]:
             f"WHEN ind = {ii} AND ru(merchant_id, 40) < {elig} THEN CASE {' '.join(parts)} ELSE {opts[-1][0]} END"
         )
     live_l = _live_scale(p)
+    mu = [math.log(i.mean_amount) - i.sigma**2 / 2 for i in INDUSTRIES]
+    sig = [i.sigma for i in INDUSTRIES]
+    lift = [i.mp_lift for i in INDUSTRIES]
     stmts = [
         f"""CREATE OR REPLACE TEMP TABLE _m AS
         SELECT *,
@@ -128,6 +141,7 @@ def dimension_sql(p: Params) -> list[str]:
             CASE {" ".join(ps_case)} ELSE NULL END AS ps_scen
           FROM (
             SELECT rank, merchant_id, size_weight, q, ind, city,
+              {_num_list(mu)}[ind] AS mu, {_num_list(sig)}[ind] AS sig, {_num_list(lift)}[ind] AS lift,
               ru(merchant_id, 31) < 0.85 - 0.50 * q AS has_oa,
               ru(merchant_id, 32) < 0.80 - 0.45 * q AS has_mp,
               ru(merchant_id, 33) < 0.75 - 0.55 * q AS has_corp,
@@ -137,7 +151,8 @@ def dimension_sql(p: Params) -> list[str]:
             FROM (
               SELECT r AS rank, mid(r) AS merchant_id, ({p.zipf_r0} + 1) / (r + {p.zipf_r0}) AS size_weight,
                      ln(r) / ln({max(m, 2)}) AS q,
-                     {ind_lut}[{_pick("ru(mid(r), 21)", 1000)}] AS ind,
+                     CASE WHEN ln(r) / ln({max(m, 2)}) < 0.35 THEN {big_lut}[{_pick("ru(mid(r), 21)", 1000)}]
+                          ELSE {ind_lut}[{_pick("ru(mid(r), 21)", 1000)}] END AS ind,
                      {city_lut}[{_pick("ru(mid(r), 22)", 1000)}] AS city
               FROM range(1, {m + 1}) t(r)
             )
@@ -277,26 +292,40 @@ def live_sessions_sql(dims: Dims, d_lo: int, d_hi: int) -> str:
     ) ORDER BY start_us, live_id"""
 
 
-def slots_sql(p: Params, table: str, growth_end_day: int | None, rate_factor: float) -> str:
-    """Temp table _s_<table>: per minute (and per live session on air, for transactions and
-    channel views) the number of rows `cnt`, the within-day index of its first row `kd0`, and the
-    day's total `e`."""
+LIVE_BLOCK_US = 5 * US_PER_MIN
+
+
+def slots_sql(
+    p: Params,
+    table: str,
+    growth_end_day: int | None,
+    rate_factor: float,
+    hi_us: int | None = None,
+) -> str:
+    """Temp table _s_<table>: per minute (and, for transactions and channel views, per live
+    session on air per 5-minute block) the number of rows `cnt` spread over `dur_us` from `m_us`,
+    the within-day index of its first row `kd0`, the day's total `e` and the day's constants.
+    `hi_us` (history end) shortens the last blocks so that no event lies after it."""
     lam = _lam(p, table, growth_end_day, rate_factor)
     salt = EVENTS[table].salt * 10
     live = ""
     if table in ("transactions", "channel_views"):
         per_view = 1.0 if table == "channel_views" else model.LIVE_TX_PER_VIEW
+        mid = f"(n.m_us + {LIVE_BLOCK_US // 2})"
         shape = (
-            "(0.4 + 0.6 * sin(3.141592653589793 * (n.m_us - l.start_us) / (l.end_us - l.start_us)))"
+            f"(0.4 + 0.6 * sin(3.141592653589793 * ({mid} - l.start_us) / (l.end_us - l.start_us)))"
         )
         live = f"""
         UNION ALL
         SELECT n.m_us, n.D, n.inr, l.live_id AS sub, l.merchant_id AS l_merchant, l.channel_id AS l_channel,
-               {rate_factor!r} * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * {shape}
+               {rate_factor * 5!r} * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * greatest(0.05, {shape})
                  * (0.7 + 0.6 * ru(n.m_us + l.live_id, {EVENTS[table].salt} + 2000)) AS lam
-        FROM (SELECT *, unnest(range((start_us + {US_PER_MIN} - 1) // {US_PER_MIN} * {US_PER_MIN}, end_us, {US_PER_MIN})) AS lm_us FROM _live) l
-        JOIN _min n ON n.m_us = l.lm_us
-        {"WHERE l.merchant_id IS NOT NULL" if table == "transactions" else ""}"""
+        FROM (SELECT *, unnest(range(start_us // {LIVE_BLOCK_US} * {LIVE_BLOCK_US}, end_us, {LIVE_BLOCK_US})) AS lm_us
+              FROM _live {"WHERE merchant_id IS NOT NULL" if table == "transactions" else ""}) l
+        JOIN _min n ON n.m_us = l.lm_us"""
+    dur = f"{LIVE_BLOCK_US}"
+    if hi_us is not None:
+        dur = f"least({LIVE_BLOCK_US}, {hi_us} - m_us)"
     return f"""CREATE OR REPLACE TEMP TABLE _s_{table} AS
     WITH l AS (
       SELECT m_us, D, inr, 0::BIGINT AS sub, NULL::BIGINT AS l_merchant, NULL::BIGINT AS l_channel, {lam} AS lam FROM _min
@@ -308,7 +337,9 @@ def slots_sql(p: Params, table: str, growth_end_day: int | None, rate_factor: fl
              max(cum) OVER (PARTITION BY D) AS e
       FROM c
     )
-    SELECT m_us, D, inr, sub, l_merchant, l_channel, cnt, cum - cnt AS kd0, e, y.dau,
+    SELECT m_us, CASE WHEN sub = 0 THEN {US_PER_MIN} ELSE {dur} END AS dur_us,
+           D, inr, sub, l_merchant, l_channel, cnt, cum - cnt AS kd0, e, y.dau,
+           greatest(1, round({POOL_RATIO.get(table, 1.0)} * y.dau))::BIGINT AS rr,
            hb(D, {salt}) % e AS c1, hb(D, {salt} + 1) % y.dau AS c2, hb(D, {salt} + 2) % y.dau AS c3,
            hb(D, 77) % {p.pool} AS cp,
            sum(CASE WHEN inr THEN cnt ELSE 0 END) OVER (ORDER BY m_us, sub ROWS UNBOUNDED PRECEDING)
@@ -319,23 +350,25 @@ def slots_sql(p: Params, table: str, growth_end_day: int | None, rate_factor: fl
 def rows_cte(table: str, where: str) -> str:
     """The common head of every slot-generated table: one row per event with its key and time.
 
-    Columns: D, m_us, kd (index within the local day), e (rows that day), dau, k, g (0-based
-    global index in the slot table), sub (live_id or 0), l_merchant, l_channel, key, ts_us."""
+    Columns: D, m_us, kd (index within the local day), e (rows that day), dau, rr (distinct users
+    of the pillar that day), k, g (0-based global index in the slot table), sub (live_id or 0),
+    l_merchant, l_channel, key, ts_us. Slots are split into chunks of CHUNK rows first: DuckDB
+    scans a table in parallel by row groups, and the slot table alone is too small to be split."""
     return f"""r0 AS (
-      SELECT D, m_us, kd0 + k AS kd, e, cnt, k, g0 + k AS g, sub, l_merchant, l_channel, dau, c1, c2, c3, cp
-      FROM (SELECT *, unnest(range(cnt)) AS k FROM _s_{table} WHERE {where})
+      SELECT D, m_us, dur_us, kd0 + k AS kd, e, cnt, k, g0 + k AS g, sub, l_merchant, l_channel, dau, rr, c1, c2, c3, cp
+      FROM (SELECT *, unnest(range(k0, least(k0 + {CHUNK}, cnt))) AS k
+            FROM (SELECT *, unnest(range(0, cnt, {CHUNK})) AS k0 FROM _s_{table} WHERE {where}))
     ), r AS (
       SELECT *, D * 1000000000 + kd AS key,
-             m_us + floor((k + ru(D * 1000000000 + kd, {EVENTS[table].salt})) * {US_PER_MIN} / cnt)::BIGINT AS ts_us
+             m_us + floor((k + ru(D * 1000000000 + kd, {EVENTS[table].salt})) * dur_us / cnt)::BIGINT AS ts_us
       FROM r0
     )"""
 
 
 def _pool(table: str) -> str:
     """SQL for the pool user of each row of `r0`: a CTE `a` with column user_id."""
-    ratio = POOL_RATIO[table]
     return (
-        f"a0 AS (SELECT *, poolidx(kd, e, greatest(1, round({ratio} * dau))::BIGINT, dau, c1, c2) AS ai FROM r)"
+        "a0 AS (SELECT *, poolidx(kd, e, rr, dau, c1, c2) AS ai FROM r)"
         ", a AS (SELECT *, uact(ai, cp) AS user_id FROM a0)"
     )
 
@@ -403,9 +436,6 @@ def event_selects(p: Params, dims: Dims, growth_end_day: int | None) -> dict[str
     """For each slot-generated table, the tail of a query after `rows_cte`: a SELECT of the table's
     columns. Placeholders: {id} (event id expression), and for transactions and payscore_orders
     {now_us} (rows keep only outcomes that happened before it; None = keep all)."""
-    mu = [math.log(i.mean_amount) - i.sigma**2 / 2 for i in INDUSTRIES]
-    sig = [i.sigma for i in INDUSTRIES]
-    lift = [i.mp_lift for i in INDUSTRIES]
     g_mp = (
         f"exp({model.MP_GROWTH_PER_DAY} * least(0, D - {growth_end_day}))"
         if growth_end_day is not None
@@ -470,7 +500,7 @@ def event_selects(p: Params, dims: Dims, growth_end_day: int | None) -> dict[str
     out["transactions"] = f"""
     , {_pool("transactions")}
     , b AS (SELECT a.*, CASE WHEN sub <> 0 THEN l_merchant ELSE {_fav_or_zipf(p, "user_id", "key", 0.65, 141)} END AS merchant_id FROM a)
-    , c AS (SELECT b.*, m.ind,
+    , c AS (SELECT b.*, m.mu, m.sig, m.lift,
                    CASE WHEN sub <> 0 THEN 'channels_live'
                         WHEN m.has_mp AND ru(key, 144) < 0.33 * {g_mp} THEN 'mini_program'
                         WHEN ru(key, 145) < 0.58 THEN 'qr'
@@ -480,8 +510,8 @@ def event_selects(p: Params, dims: Dims, growth_end_day: int | None) -> dict[str
                    ts_us + (3600000000 * exp(1.0 + 1.5 * rn(key, 148)))::BIGINT AS refund_us
             FROM b JOIN _m m USING (merchant_id))
     SELECT {{id}} AS tx_id, make_timestamptz(ts_us) AS ts, user_id, merchant_id,
-           greatest(0.01, round(exp({_num_list(mu)}[ind] + {_num_list(sig)}[ind] * rn(key, 147))
-                 * CASE WHEN entry = 'mini_program' THEN {_num_list(lift)}[ind] ELSE 1.0 END, 2))::DECIMAL(18, 2) AS amount,
+           greatest(0.01, round(exp(mu + sig * rn(key, 147))
+                 * CASE WHEN entry = 'mini_program' THEN lift ELSE 1.0 END, 2))::DECIMAL(18, 2) AS amount,
            entry,
            CASE WHEN us < 0.005 THEN 'failed' WHEN us < 0.025 AND refund_us < {{now_us}} THEN 'refunded' ELSE 'success' END AS status,
            CASE WHEN us >= 0.005 AND us < 0.025 AND refund_us < {{now_us}} THEN make_timestamptz(refund_us) END AS refunded_at,
