@@ -201,6 +201,9 @@ class EcotopApp(App):
             return None
         last = self.feed.last_append_at
         now = self.clock()
+        # the simulator reports every interval it covered (a quiet minute is not stale); a spool
+        # feed only when a file arrived
+        last = getattr(self.feed, "last_event_until", None) or last
         if self.feed.error is not None:
             return last or now
         limit = max(STALE_AFTER, timedelta(seconds=3 * getattr(self.feed, "interval_s", 1.0)))
@@ -604,11 +607,9 @@ def make_app(
         live = True
     if spool is not None:
         try:
-            from tui.spooling import start_spool_thread
+            from store.spool import SpoolFeed
         except ModuleNotFoundError:
-            raise BadInput(
-                "--spool is not available in this build; use `ecotop serve --spool`"
-            ) from None
+            raise BadInput("--spool is not available in this build") from None
     db = open_db(path, write=bool(live or spool), limits=_limits(settings))
     try:
         meta = db.meta()
@@ -632,7 +633,7 @@ def make_app(
         if live:
             feed = _make_feed(db, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s)
         elif spool is not None:
-            feed = _SpoolFeed(db, Path(spool), start_spool_thread)
+            feed = SpoolFeed(db, Path(spool), clock=clock)
     except BaseException:
         db.close()
         raise
@@ -698,40 +699,15 @@ def _make_feed(
             "live simulation is not available in this build (no sample_data.live)"
         ) from None
     scale = float(meta.get("scale", "0.05") or 0.05)
-    s = int(seed if seed is not None else int(meta.get("seed", "1") or 1) + 1)
-    stream = EventStream(scale, s, rate=rate)
+    # The file's own seed continues its history (same users, merchants and daily curve).
+    s = int(seed if seed is not None else int(meta.get("seed", "0") or 0))
+    try:
+        stream = EventStream(
+            scale, s, display_zone=meta.get("display_zone") or DEFAULT_ZONE, rate=rate
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     return LiveFeed(db, stream, clock=clock, interval_s=interval)
-
-
-class _SpoolFeed:
-    """Adapts tui.spooling's ingest thread to the feed interface the app and status bar read."""
-
-    interval_s = 1.0
-    error = None
-
-    def __init__(self, db: Any, spool: Path, starter: Callable[..., Any]) -> None:
-        self.db, self.spool, self.starter = db, spool, starter
-        self.ingester: Any = None
-
-    def start(self) -> None:
-        self.ingester = self.starter(self.db, self.spool)
-
-    def stop(self) -> None:
-        if self.ingester is not None:
-            self.ingester.stop()
-            self.ingester = None
-
-    @property
-    def total(self) -> int:
-        return int(getattr(self.ingester, "total", 0) or getattr(self.ingester, "rows", 0) or 0)
-
-    @property
-    def last_append_at(self) -> datetime | None:
-        return getattr(self.ingester, "last_append_at", None)
-
-    def events_per_s(self) -> float:
-        fn = getattr(self.ingester, "events_per_s", None)
-        return float(fn()) if callable(fn) else 0.0
 
 
 def _config_get(config: Any, key: str) -> Any:

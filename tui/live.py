@@ -60,14 +60,16 @@ class LiveFeed:
         self.last_append_at: datetime | None = None  # clock time of the newest appended batch
         self.last_event_until: datetime | None = None
         self.error: BaseException | None = None
-        self._cursor_start: datetime | None = None
+        #: Where the next batch starts (set by start(); tests set it to drive step() by hand).
+        self.since: datetime | None = None
 
     # -- control ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._cursor_start = self.clock()
+        if self.since is None:
+            self.since = self.clock()
         self._thread = threading.Thread(target=self._run, name="ecotop-live", daemon=True)
         self._thread.start()
 
@@ -90,8 +92,9 @@ class LiveFeed:
         The thread calls this every tick; tests call it directly for a deterministic feed.
         """
         end = end or self.clock()
-        start = self._cursor_start or end
+        start = self.since or end
         if end <= start:
+            self.since = start
             return 0
         batch = self.stream.events(start, end)
         n = batch_rows(batch)
@@ -102,7 +105,7 @@ class LiveFeed:
 
                 append = store_append
             append(self.db, batch)
-        self._cursor_start = end
+        self.since = end
         with self._lock:
             self.total += n
             self.batches += 1

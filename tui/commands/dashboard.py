@@ -108,7 +108,9 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
     "--rate",
     type=float,
     default=None,
-    help="Multiply the simulated traffic by this factor (default: the history's own volume).",
+    metavar="EVENTS_PER_S",
+    help="Simulate this many events a second, to exaggerate on purpose (default: the history's "
+    "own volume and daily curve).",
 )
 @click.option("--seed", type=int, default=None, help="Seed of the live simulator.")
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
