@@ -66,7 +66,7 @@ def test_changes_have_an_arrow_and_a_unit() -> None:
 
 def test_sparklines_fit_their_width_and_start_at_zero() -> None:
     assert resample([1, 2, 3, 4], 2) == [1.5, 3.5]
-    assert resample([1, 2], 5) == [1, 2]
+    assert resample([1, 2], 5) == [1, 1, 1, 2, 2]  # widened to fill the width
     line = spark_text([0, 1, 2, 3, 4, 5, 6, 7, 8], 9)
     assert line == " ▁▂▃▄▅▆▇█"
     assert spark_text([5, 5, 5], 3) == "███"  # measured from zero

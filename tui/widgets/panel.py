@@ -91,7 +91,9 @@ class PillarPanel(Vertical):
 
     def _update_subtitle(self) -> None:
         chart = self.query_one(Spark)
-        if not chart.display and self._lead_trend:
+        if chart.display and self._lead_trend and self.measures:
+            self.border_subtitle = f"chart: {self.measures[0].label}"
+        elif not chart.display and self._lead_trend:
             w = max(0, min(24, self.size.width - len(self.border_title or "") - 6))
             self.border_subtitle = spark_text(self._lead_trend, w) if w >= 6 else ""
         else:

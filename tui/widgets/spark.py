@@ -16,11 +16,14 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
 def resample(values: Sequence[float | None], width: int) -> list[float | None]:
-    """Fit `values` to `width` columns: average groups when longer, keep the newest when shorter."""
+    """Fit `values` to `width` columns: average groups when longer, widen each value when shorter
+    (every column shows the value its position falls in)."""
     vals = list(values)
-    if width <= 0:
+    if width <= 0 or not vals:
         return []
-    if len(vals) <= width:
+    if len(vals) < width:
+        return [vals[c * len(vals) // width] for c in range(width)]
+    if len(vals) == width:
         return vals
     out: list[float | None] = []
     n = len(vals)
