@@ -175,6 +175,20 @@ async def test_a_huge_result_shows_the_first_rows_and_says_there_are_more(db_pat
         assert "100 of more rows" in footer
 
 
+async def test_instants_show_in_the_display_zone_with_column_types(db_path: Path) -> None:
+    app = app_for(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_console(pilot, app)
+        await run_sql(pilot, screen, "select TIMESTAMPTZ '2026-11-20 04:00:00+00' as t, 1.5 as d")
+        table = screen.results.current.data_table
+        shown = table.get_cell_at(Coordinate(0, 0))
+        assert (shown.hour, str(shown.tzinfo)) == (12, "Asia/Shanghai")
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert labels == ["t timestamptz", "d dec(2,1)"]
+        # the result keeps the instant as DuckDB gave it (export writes it unchanged)
+        assert screen.last_results[0].table.column("t")[0].as_py().hour == 4
+
+
 async def test_errors_show_inline_with_a_caret_and_the_cursor_at_the_spot(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -222,6 +236,7 @@ async def test_a_slow_query_can_be_cancelled_and_control_returns(db_path: Path, 
         await wait_for(pilot, lambda: app.refresh_count >= refreshed + 2, what="refreshes")
         assert screen.job is not None, "the slow query finished before it could be cancelled"
         assert "running" in status_text(screen)
+        await wait_for(pilot, lambda: "%" in status_text(screen), what="progress")
         await pilot.press(key)
         assert screen.job is None
         assert "cancelled" in status_text(screen)

@@ -78,6 +78,7 @@ class History:
         self.path = path or state_dir() / "sql_history.jsonl"
         self.limit = limit
         self._entries: list[Entry] | None = None
+        self._lines: int | None = None
 
     def entries(self) -> list[Entry]:
         """Every readable entry, oldest first (at most `limit`)."""
@@ -88,30 +89,34 @@ class History:
     def _read(self) -> list[Entry]:
         try:
             text = self.path.read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
-            return []
         except OSError:
             return []
         out: list[Entry] = []
         fields = set(Entry.__dataclass_fields__)
-        for line in text.splitlines():
+        lines = text.splitlines()
+        self._lines = len(lines)
+        for line in lines:
             try:
                 raw = json.loads(line)
                 if not isinstance(raw, dict) or not isinstance(raw.get("sql"), str):
                     continue
-                out.append(Entry(**{k: v for k, v in raw.items() if k in fields}))
+                entry = Entry(**{k: v for k, v in raw.items() if k in fields})
             except (ValueError, TypeError):
                 continue
+            if out and out[-1].sql.strip() == entry.sql.strip():
+                out[-1] = entry  # a statement run again in a row counts once, newest figures
+            else:
+                out.append(entry)
         return out
 
     def add(self, entry: Entry) -> None:
-        """Append one entry; a repeat of the newest statement replaces it. Never raises for I/O."""
+        """Append one entry (a repeat of the newest statement replaces it). Never raises for I/O.
+
+        Appends one line; the file is rewritten only when it reaches twice `limit` lines.
+        """
         entries = self.entries()
         if entries and entries[-1].sql.strip() == entry.sql.strip():
-            entries[-1] = entry
-            self._entries = entries
-            self._rewrite()
-            return
+            entries.pop()
         entries.append(entry)
         self._entries = entries[-self.limit :]
         try:
@@ -121,8 +126,10 @@ class History:
                 fh.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
         except OSError:
             return
-        if self._line_count() > 2 * self.limit:
+        self._lines = (self._lines or self._line_count() - 1) + 1
+        if self._lines > 2 * self.limit:
             self._rewrite()
+            self._lines = len(self._entries)
 
     def _line_count(self) -> int:
         try:
