@@ -1,0 +1,64 @@
+"""Generation speed and memory: `sample_data.generate` at ctx.scale in a fresh subprocess.
+
+Reports wall seconds, rows and rows/s, CPU seconds of the process (user + system: on a busy machine
+wall time says more about the neighbours than about the generator), peak RSS from ru_maxrss, the
+file size, and the load average when it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.common import DATA_DIR, ROOT, Context
+
+_CHILD = r"""
+import json, resource, sys, time
+from datetime import datetime
+from sample_data import generate
+path, scale = sys.argv[1], float(sys.argv[2])
+t0 = time.perf_counter()
+s = generate(path, scale=scale, seed=1, end=datetime.fromisoformat("2026-11-20T12:00:00+08:00"),
+             overwrite=True)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": wall, "rows": s["total_rows"], "per_table": s["rows"],
+                  "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}))
+"""
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    DATA_DIR.mkdir(exist_ok=True)
+    path = DATA_DIR / f"bench-generate-{ctx.scale:g}.duckdb"
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), str(ctx.scale)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    outer = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    size = path.stat().st_size if path.exists() else 0
+    for f in (path, path.with_name(path.name + ".wal")):
+        f.unlink(missing_ok=True)
+    return {
+        "scale": ctx.scale,
+        "seconds": round(res["seconds"], 2),
+        "process_seconds": round(outer, 2),
+        "rows": res["rows"],
+        "rows_per_s": round(res["rows"] / res["seconds"]),
+        "cpu_s": round(res["cpu_s"], 2),
+        "peak_rss_mb": round(res["peak_rss_mb"], 1),
+        "file_mb": round(size / 2**20, 1),
+        "load_avg_at_start": round(load, 2),
+        "rows_per_table": res["per_table"],
+    }
