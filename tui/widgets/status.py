@@ -25,7 +25,8 @@ def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int
         parts.append(("● LIVE", "status-bar--live", 0))
     else:
         parts.append(("■ FILE", "status-bar--file", 0))
-    as_of = app.current_as_of() if (app.live or app.data_as_of) else None
+    # live: the clock when the numbers on screen were fetched (frozen while paused)
+    as_of = app.last_refresh_at if app.live else app.data_as_of
     if as_of is not None:
         zone = app.local(as_of).strftime("%Z")
         label = "as of" if app.live else "data to"
@@ -37,7 +38,8 @@ def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int
         )
     parts.append((f"range {app.range_key}", "status-bar--range", 1))
     if app.live and app.feed is not None and not app.paused:
-        parts.append((f"{app.feed.events_per_s():,.0f} ev/s", "", 3))
+        rate = app.feed.events_per_s()
+        parts.append((f"{rate:,.1f} ev/s" if rate < 10 else f"{rate:,.0f} ev/s", "", 3))
     if app.show_timing and app.last_refresh_at is not None:
         ms = f" ({app.last_query_ms:.0f} ms)" if app.last_query_ms is not None else ""
         parts.append((f"refreshed {app.local(app.last_refresh_at).strftime(fmt)}{ms}", "", 4))
