@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from queries import registry
@@ -178,6 +178,109 @@ def headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     return values
 
 
+def _q2(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    return float(a) / float(b) if b else None
+
+
+def _headline_from_sums(
+    sums: dict[str, dict[str, Decimal]],
+    by_dim: dict[tuple[str, str, str], Decimal],
+    state: dict[str, Any],
+    w: str,
+    minutes: float,
+) -> dict[str, Any]:
+    """The `<pillar>/headline` columns of window `w` from rollup sums (same definitions, tested equal)."""
+    zero = Decimal(0)
+
+    def g(measure: str, win: str = w) -> Decimal:
+        return sums.get(win, {}).get(measure, zero)
+
+    out: dict[str, Any] = {}
+    # Messaging
+    out["messaging.sessions"] = int(g("msg.sessions"))
+    out["messaging.opens"] = int(g("msg.opens"))
+    out["messaging.video_call_minutes"] = float(g("msg.video_call_minutes"))
+    out["messaging.moments_posts"] = int(g("msg.moments_posts"))
+    # Official Accounts
+    reads, shares = g("oa.reads"), g("oa.shares")
+    follows, unfollows = g("oa.follows"), g("oa.unfollows")
+    out["official_accounts.reads"] = int(reads)
+    out["official_accounts.share_rate"] = _ratio(shares, reads)
+    out["official_accounts.follows"] = int(follows)
+    out["official_accounts.unfollows"] = int(unfollows)
+    out["official_accounts.net_followers"] = int(follows - unfollows)
+    out["official_accounts.recipients"] = int(g("oa.recipients"))
+    # Mini Programs
+    orders, gmv, refunded = g("mp.orders"), g("mp.gmv"), g("mp.refunded_amount")
+    out["mini_programs.visits"] = int(g("mp.visits"))
+    out["mini_programs.orders"] = int(orders)
+    out["mini_programs.gmv"] = _q2(gmv)
+    out["mini_programs.aov"] = _q2(gmv / orders) if orders else None
+    out["mini_programs.refund_rate"] = _ratio(refunded, gmv)
+    # Pay
+    paid, attempts, gmv = g("pay.paid"), g("pay.attempts"), g("pay.gmv")
+    out["pay.transactions"] = int(paid)
+    out["pay.tpm"] = float(paid) / minutes
+    out["pay.gmv"] = _q2(gmv)
+    out["pay.success_rate"] = _ratio(paid, attempts)
+    out["pay.refund_rate"] = _ratio(g("pay.refunded_amount"), gmv)
+    out["pay.aov"] = _q2(gmv / paid) if paid else None
+    # Pay Score
+    done, c7, c30 = g("ps.completed"), g("ps.completed", w + "7"), g("ps.completed", w + "30")
+    out["pay_score.orders"] = int(g("ps.orders"))
+    out["pay_score.deposits_waived"] = _q2(g("ps.deposit_waived"))
+    out["pay_score.collection_rate_d0"] = _ratio(g("ps.paid_d0"), done)
+    out["pay_score.collection_rate_d7"] = _ratio(g("ps.paid_d7", w + "7"), c7)
+    out["pay_score.collection_rate_d30"] = _ratio(g("ps.paid_d30", w + "30"), c30)
+    out["pay_score.bad_debt_rate"] = _ratio(c30 - g("ps.paid_d30", w + "30"), c30)
+    # WeCom
+    added, removed = g("wc.contacts_added"), g("wc.contacts_removed")
+    groups = state[f"customer_groups_{w}"]
+    out["wecom.enterprises"] = state[f"enterprises_{w}"]
+    out["wecom.contacts_added"] = int(added)
+    out["wecom.contacts_removed"] = int(removed)
+    out["wecom.net_contacts"] = int(added - removed)
+    out["wecom.customer_groups"] = groups
+    out["wecom.group_members"] = state[f"group_members_{w}"]
+    out["wecom.group_joins"] = int(g("wc.group_joins"))
+    out["wecom.active_group_share"] = _ratio(state[f"active_groups_{w}"], groups)
+    out["wecom.message_reach"] = _ratio(g("wc.delivered"), g("wc.targeted"))
+    # Channels
+    views, live_views = g("ch.views"), by_dim.get((w, "ch.views", "live"), zero)
+    live_gmv = by_dim.get((w, "pay.gmv", "channels_live"), zero)
+    out["channels.views"] = int(views)
+    out["channels.completion_rate"] = _ratio(g("ch.completed"), views)
+    out["channels.live_sessions"] = state[f"live_sessions_{w}"]
+    out["channels.peak_viewers"] = state[f"peak_viewers_{w}"]
+    out["channels.live_gmv"] = _q2(live_gmv)
+    out["channels.gmv_per_1k_viewers"] = _q2(live_gmv * 1000 / live_views) if live_views else None
+    for pillar, helpers in _HELPERS.items():
+        for col, key in helpers.items():
+            out[f"{pillar}.{key}"] = out[f"{pillar}.{col}"]
+    return out
+
+
+def fast_headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
+    """The same values as headline_values() from two queries instead of seven: every rollup sum of
+    the windows in one pass (overview/headline_sums) and the non-sums (overview/headline_state)."""
+    reg = registry.registry()
+    params = win.params()
+    t = reg["overview/headline_sums"].run(cur, **params).to_pydict()
+    sums: dict[str, dict[str, Decimal]] = {}
+    by_dim: dict[tuple[str, str, str], Decimal] = {}
+    for w, measure, dim, value in zip(t["win"], t["measure"], t["dim"], t["value"], strict=True):
+        d = sums.setdefault(w, {})
+        d[measure] = d.get(measure, Decimal(0)) + value
+        by_dim[(w, measure, dim)] = value
+    state = reg["overview/headline_state"].rows(cur, **params)[0]
+    minutes = win.length / timedelta(minutes=1)
+    return {w: _headline_from_sums(sums, by_dim, state, w, minutes) for w in ("c", "p")}
+
+
 def user_counts(cur: Any, win: Window, mod: int) -> dict[str, dict[str, int]]:
     """Distinct users per flag for 'c' and 'p': exact up to 24h, from the user sample beyond."""
     reg = registry.registry()
@@ -207,7 +310,7 @@ def kpis(
     info = file_info(cur)
     end = as_of or (live_as_of(now) if live else info.as_of) or live_as_of(now)
     win = window(range_key, end)
-    values = headline_values(cur, win)
+    values = fast_headline_values(cur, win)
     users = user_counts(cur, win, info.sample_mod if mod is None else mod)
     covered = {"c": True, "p": info.has_data_before(win.prev_end)}
     for w in ("c", "p"):

@@ -401,3 +401,21 @@ def test_latest_event_is_the_newest_raw_time(syn: Any, syn_raw: dict[str, pl.Dat
     assert queries.resolve_as_of(syn.cursor()) == got.replace(second=0, microsecond=0) + timedelta(
         minutes=1
     )
+
+
+@pytest.mark.parametrize("range_key", list(queries.RANGES))
+def test_each_pillar_headline_query_agrees_with_kpis(syn: Any, range_key: str) -> None:
+    """kpis() reads two combined queries; each <pillar>/headline computes the same on its own."""
+    from queries.kpis import fast_headline_values, headline_values
+
+    cur = syn.cursor()
+    w = queries.window(range_key, queries.resolve_as_of(cur) - timedelta(hours=5, minutes=3))
+    fast, slow = fast_headline_values(cur, w), headline_values(cur, w)
+    for which in ("c", "p"):
+        assert set(fast[which]) <= set(slow[which])
+        for key, value in fast[which].items():
+            other = slow[which][key]
+            if isinstance(value, Decimal):  # ratios of money may round a half cent either way
+                assert abs(value - other) <= Decimal("0.01"), (which, key, value, other)
+            else:
+                assert _same(value, other), (which, key, value, other)
