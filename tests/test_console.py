@@ -139,7 +139,7 @@ async def test_several_statements_give_one_tab_each(db_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_console(pilot, app)
         await run_sql(pilot, screen, "select 1 as a;\nselect 2 as b;\nselect 3 as c", key="f5")
-        panes = list(screen.results.query("TabPane"))
+        panes = list(screen.results.query(ResultView))
         assert len(panes) == 3
         values = [v.result.table.to_pylist() for v in screen.results.query(ResultView)]
         assert values == [[{"a": 1}], [{"b": 2}], [{"c": 3}]]

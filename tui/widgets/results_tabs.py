@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import Static
 
 #: Widest a column is drawn (cells are cut with an ellipsis; the whole value is copied).
 MAX_COLUMN_WIDTH = 48
@@ -195,14 +195,23 @@ class ResultView(Vertical):
         self.post_message(self.ExportRequested(self.result))
 
 
-class ResultsTabs(TabbedContent):
-    """The results of the last run: a tab per statement (replaced by the next run)."""
+class ResultsTabs(Vertical):
+    """The results of the last run: a tab per statement (replaced by the next run).
+
+    A one-line strip of tab titles over a ContentSwitcher of ResultViews: lighter than Textual's
+    TabbedContent (which cost a third of the console's start). `[` and `]` switch tabs.
+    """
 
     DEFAULT_CSS = """
     ResultsTabs { height: 1fr; }
+    ResultsTabs > .results-strip { height: 1; background: $boost; }
     ResultsTabs > ContentSwitcher { height: 1fr; }
-    ResultsTabs TabPane { padding: 0; height: 1fr; }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "tab(-1)", "Previous result", show=False),
+        Binding("right_square_bracket", "tab(1)", "Next result", show=False),
+    ]
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -210,44 +219,74 @@ class ResultsTabs(TabbedContent):
         self.zone: Any = None
         self.show_timing = True
         self._generation = 0
+        self._active = 0
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import ContentSwitcher
+
+        yield Static("", classes="results-strip")
+        yield ContentSwitcher()
+
+    @property
+    def _switcher(self) -> Any:
+        from textual.widgets import ContentSwitcher
+
+        return self.query_one(ContentSwitcher)
+
+    def _pane_id(self, index: int) -> str:
+        return f"result-{self._generation}-{index}"
+
+    def _draw_strip(self) -> None:
+        strip = Text(no_wrap=True, overflow="ellipsis")
+        for i, r in enumerate(self.results):
+            title = f" {r.index + 1} {short_sql(r.sql)}"
+            if r.error is not None and not r.cancelled:
+                title += " ✖"
+            strip.append(title + " ", style="reverse bold" if i == self._active else "")
+            strip.append("│", style="dim")
+        if len(self.results) > 1:
+            strip.append("  [ ] switch", style="dim")
+        self.query_one(".results-strip", Static).update(strip)
 
     async def show_results(self, results: list[ResultData]) -> None:
         """Replace every tab with one per result (the first active)."""
-        self._generation += 1
-        self.results = list(results)
-        await self.clear_panes()
+        first = True
         for r in results:
-            title = f"{r.index + 1} {short_sql(r.sql)}"
-            if r.error is not None and not r.cancelled:
-                title += " ✖"
-            pane = TabPane(
-                title,
-                ResultView(r, self.zone, self.show_timing),
-                id=f"result-{self._generation}-{r.index}",
-            )
-            await self.add_pane(pane)
-        if results:
-            self.active = f"result-{self._generation}-0"
+            await self.add_result(r, first=first)
+            first = False
 
     async def add_result(self, r: ResultData, first: bool) -> None:
         """Add one result as its tab (the first of a run clears the previous run's tabs)."""
+        switcher = self._switcher
         if first:
             self._generation += 1
             self.results = []
-            await self.clear_panes()
+            self._active = 0
+            await switcher.remove_children()
         self.results.append(r)
-        title = f"{r.index + 1} {short_sql(r.sql)}"
-        if r.error is not None and not r.cancelled:
-            title += " ✖"
-        pane_id = f"result-{self._generation}-{r.index}"
-        await self.add_pane(TabPane(title, ResultView(r, self.zone, self.show_timing), id=pane_id))
+        view = ResultView(r, self.zone, self.show_timing, id=self._pane_id(len(self.results) - 1))
+        await switcher.mount(view)
         if first:
-            self.active = pane_id
+            switcher.current = view.id
+        else:
+            view.display = False
+        self._draw_strip()
+
+    def action_tab(self, delta: int) -> None:
+        if not self.results:
+            return
+        self._active = (self._active + delta) % len(self.results)
+        switcher = self._switcher
+        switcher.current = self._pane_id(self._active)
+        self._draw_strip()
+        view = self.current
+        table = view.data_table if view is not None else None
+        if table is not None:
+            table.focus()
 
     @property
     def current(self) -> ResultView | None:
-        pane = self.active_pane
-        if pane is None:
+        if not self.results:
             return None
-        found = pane.query(ResultView)
-        return found.first() if found else None
+        found = self.query(f"#{self._pane_id(self._active)}")
+        return found.first() if found else None  # type: ignore[return-value]
