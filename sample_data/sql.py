@@ -318,17 +318,21 @@ def slots_sql(
         live = f"""
         UNION ALL
         SELECT n.m_us, n.D, n.inr, l.live_id AS sub, l.merchant_id AS l_merchant, l.channel_id AS l_channel,
+               l.start_us AS l_start, l.end_us AS l_end,
                {rate_factor * 5!r} * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * greatest(0.05, {shape})
                  * (0.7 + 0.6 * ru(n.m_us + l.live_id, {EVENTS[table].salt} + 2000)) AS lam
         FROM (SELECT *, unnest(range(start_us // {LIVE_BLOCK_US} * {LIVE_BLOCK_US}, end_us, {LIVE_BLOCK_US})) AS lm_us
-              FROM _live {"WHERE merchant_id IS NOT NULL" if table == "transactions" else ""}) l
+              FROM _live WHERE {"merchant_id IS NOT NULL" if table == "transactions" else "true"}
+                               AND start_us < {hi_us if hi_us is not None else 2**62}) l
         JOIN _min n ON n.m_us = l.lm_us"""
     dur = f"{LIVE_BLOCK_US}"
     if hi_us is not None:
         dur = f"least({LIVE_BLOCK_US}, {hi_us} - m_us)"
+    # a live block's events lie within both the block and the live session
     return f"""CREATE OR REPLACE TEMP TABLE _s_{table} AS
     WITH l AS (
-      SELECT m_us, D, inr, 0::BIGINT AS sub, NULL::BIGINT AS l_merchant, NULL::BIGINT AS l_channel, {lam} AS lam FROM _min
+      SELECT m_us, D, inr, 0::BIGINT AS sub, NULL::BIGINT AS l_merchant, NULL::BIGINT AS l_channel,
+             NULL::BIGINT AS l_start, NULL::BIGINT AS l_end, {lam} AS lam FROM _min
       {live}
     ), c AS (
       SELECT *, floor(sum(lam) OVER (PARTITION BY D ORDER BY m_us, sub ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM l
@@ -337,7 +341,9 @@ def slots_sql(
              max(cum) OVER (PARTITION BY D) AS e
       FROM c
     )
-    SELECT m_us, CASE WHEN sub = 0 THEN {US_PER_MIN} ELSE {dur} END AS dur_us,
+    SELECT m_us, CASE WHEN sub = 0 THEN m_us ELSE greatest(m_us, l_start) END AS t0_us,
+           CASE WHEN sub = 0 THEN {US_PER_MIN}
+                ELSE greatest(1, least(m_us + {dur}, l_end) - greatest(m_us, l_start)) END AS dur_us,
            D, inr, sub, l_merchant, l_channel, cnt, cum - cnt AS kd0, e, y.dau,
            greatest(1, round({POOL_RATIO.get(table, 1.0)} * y.dau))::BIGINT AS rr,
            hb(D, {salt}) % e AS c1, hb(D, {salt} + 1) % y.dau AS c2, hb(D, {salt} + 2) % y.dau AS c3,
@@ -355,12 +361,12 @@ def rows_cte(table: str, where: str) -> str:
     l_merchant, l_channel, key, ts_us. Slots are split into chunks of CHUNK rows first: DuckDB
     scans a table in parallel by row groups, and the slot table alone is too small to be split."""
     return f"""r0 AS (
-      SELECT D, m_us, dur_us, kd0 + k AS kd, e, cnt, k, g0 + k AS g, sub, l_merchant, l_channel, dau, rr, c1, c2, c3, cp
+      SELECT D, m_us, t0_us, dur_us, kd0 + k AS kd, e, cnt, k, g0 + k AS g, sub, l_merchant, l_channel, dau, rr, c1, c2, c3, cp
       FROM (SELECT *, unnest(range(k0, least(k0 + {CHUNK}, cnt))) AS k
             FROM (SELECT *, unnest(range(0, cnt, {CHUNK})) AS k0 FROM _s_{table} WHERE {where}))
     ), r AS (
       SELECT *, D * 1000000000 + kd AS key,
-             m_us + floor((k + ru(D * 1000000000 + kd, {EVENTS[table].salt})) * dur_us / cnt)::BIGINT AS ts_us
+             t0_us + floor((k + ru(D * 1000000000 + kd, {EVENTS[table].salt})) * dur_us / cnt)::BIGINT AS ts_us
       FROM r0
     )"""
 
