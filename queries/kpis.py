@@ -269,10 +269,10 @@ def fast_headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     the windows in one pass (overview/headline_sums) and the non-sums (overview/headline_state)."""
     reg = registry.registry()
     params = win.params()
-    t = reg["overview/headline_sums"].run(cur, **params).to_pydict()
     sums: dict[str, dict[str, Decimal]] = {}
     by_dim: dict[tuple[str, str, str], Decimal] = {}
-    for w, measure, dim, value in zip(t["win"], t["measure"], t["dim"], t["value"], strict=True):
+    for row in reg["overview/headline_sums"].rows(cur, **params):
+        w, measure, dim, value = row["win"], row["measure"], row["dim"], row["value"]
         d = sums.setdefault(w, {})
         d[measure] = d.get(measure, Decimal(0)) + value
         by_dim[(w, measure, dim)] = value

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # DuckDB loads Arrow when a result is converted; `ecotop kpis` never converts one
+    import pyarrow as pa
 
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
 
@@ -42,8 +43,15 @@ class Query:
         return cur.sql(self.sql, params=bound).to_arrow_table()
 
     def rows(self, cur: Any, **params: Any) -> list[dict[str, Any]]:
-        """Run and return the rows as dicts."""
-        return self.run(cur, **params).to_pylist()
+        """Run and return the rows as dicts of plain Python values (no Arrow on a local cursor)."""
+        if getattr(cur, "run_named", None) is not None:
+            return self.run(cur, **params).to_pylist()
+        missing = self.params - params.keys()
+        if missing:
+            raise TypeError(f"query {self.name} needs parameters {sorted(missing)}")
+        res = cur.execute(self.sql, {k: v for k, v in params.items() if k in self.params})
+        cols = [d[0] for d in res.description]
+        return [dict(zip(cols, r, strict=True)) for r in res.fetchall()]
 
 
 def _doc(text: str) -> str:
