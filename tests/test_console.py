@@ -601,6 +601,24 @@ async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
         cur.close()
 
 
+async def test_pin_from_the_command_palette(db_path: Path) -> None:
+    from textual.command import CommandPalette
+
+    app = app_for(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_console(pilot, app)
+        screen.editor.load_text("select count(*) from merchants")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"pin query")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PinScreen), what="the pin dialog")
+        assert app.screen.query_one("#pin-name").value == "merchants"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
 async def test_pinning_refuses_what_the_guard_refuses(db_path: Path) -> None:
     from tui import config
 
