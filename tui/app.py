@@ -34,7 +34,7 @@ MIN_SIZE = (60, 20)
 #: Live data counts as stale when nothing arrived for this long (and at least 3 feed ticks).
 STALE_AFTER = timedelta(seconds=15)
 #: Alert rules are judged in the refresh worker at most this often (each rule window costs queries).
-ALERT_EVERY_S = 10.0
+ALERT_EVERY_S = 30.0
 
 Clock = Callable[[], datetime]
 
