@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -291,6 +293,37 @@ def user_counts(cur: Any, win: Window, mod: int) -> dict[str, dict[str, int]]:
     return {r.pop("win"): r for r in rows}
 
 
+def _users_in_background(cur: Any, win: Window, mod: int) -> Callable[[], dict[str, Any]]:
+    """Start the distinct-user query (the slowest part) on its own cursor and thread while the
+    caller runs the rollup queries; the returned function waits for it. Falls back to running it
+    on `cur` when the cursor cannot make another (a remote cursor)."""
+    make = getattr(cur, "cursor", None)
+    if make is None:
+        result = user_counts(cur, win, mod)
+        return lambda: result
+    other = make()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = user_counts(other, win, mod)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=work, name="ecotop-kpis-users", daemon=True)
+    thread.start()
+
+    def wait() -> dict[str, Any]:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return wait
+
+
 def kpis(
     cur: Any,
     range_key: str,
@@ -310,8 +343,9 @@ def kpis(
     info = file_info(cur)
     end = as_of or (live_as_of(now) if live else info.as_of) or live_as_of(now)
     win = window(range_key, end)
+    users = _users_in_background(cur, win, info.sample_mod if mod is None else mod)
     values = fast_headline_values(cur, win)
-    users = user_counts(cur, win, info.sample_mod if mod is None else mod)
+    users = users()
     covered = {"c": True, "p": info.has_data_before(win.prev_end)}
     for w in ("c", "p"):
         vals = values[w]
