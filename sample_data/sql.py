@@ -305,7 +305,9 @@ def slots_sql(
     """Temp table _s_<table>: per minute (and, for transactions and channel views, per live
     session on air per 5-minute block) the number of rows `cnt` spread over `dur_us` from `m_us`,
     the within-day index of its first row `kd0`, the day's total `e` and the day's constants.
-    `hi_us` (history end) shortens the last blocks so that no event lies after it."""
+    With `hi_us` (the history's end), a live block that ends after it is left out of the history
+    (its events belong to the live stream), so that no event lies after the end and the process
+    stays the same as the live stream's."""
     lam = _lam(p, table, growth_end_day, rate_factor)
     salt = EVENTS[table].salt * 10
     live = ""
@@ -317,17 +319,14 @@ def slots_sql(
         )
         live = f"""
         UNION ALL
-        SELECT n.m_us, n.D, n.inr, l.live_id AS sub, l.merchant_id AS l_merchant, l.channel_id AS l_channel,
+        SELECT n.m_us, n.D, n.inr AND n.m_us + {LIVE_BLOCK_US} <= {hi_us if hi_us is not None else 2**62} AS inr,
+               l.live_id AS sub, l.merchant_id AS l_merchant, l.channel_id AS l_channel,
                l.start_us AS l_start, l.end_us AS l_end,
                {rate_factor * 5!r} * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * greatest(0.05, {shape})
                  * (0.7 + 0.6 * ru(n.m_us + l.live_id, {EVENTS[table].salt} + 2000)) AS lam
         FROM (SELECT *, unnest(range(start_us // {LIVE_BLOCK_US} * {LIVE_BLOCK_US}, end_us, {LIVE_BLOCK_US})) AS lm_us
-              FROM _live WHERE {"merchant_id IS NOT NULL" if table == "transactions" else "true"}
-                               AND start_us < {hi_us if hi_us is not None else 2**62}) l
+              FROM _live {"WHERE merchant_id IS NOT NULL" if table == "transactions" else ""}) l
         JOIN _min n ON n.m_us = l.lm_us"""
-    dur = f"{LIVE_BLOCK_US}"
-    if hi_us is not None:
-        dur = f"least({LIVE_BLOCK_US}, {hi_us} - m_us)"
     # a live block's events lie within both the block and the live session
     return f"""CREATE OR REPLACE TEMP TABLE _s_{table} AS
     WITH l AS (
@@ -343,7 +342,7 @@ def slots_sql(
     )
     SELECT m_us, CASE WHEN sub = 0 THEN m_us ELSE greatest(m_us, l_start) END AS t0_us,
            CASE WHEN sub = 0 THEN {US_PER_MIN}
-                ELSE greatest(1, least(m_us + {dur}, l_end) - greatest(m_us, l_start)) END AS dur_us,
+                ELSE greatest(1, least(m_us + {LIVE_BLOCK_US}, l_end) - greatest(m_us, l_start)) END AS dur_us,
            D, inr, sub, l_merchant, l_channel, cnt, cum - cnt AS kd0, e, y.dau,
            greatest(1, round({POOL_RATIO.get(table, 1.0)} * y.dau))::BIGINT AS rr,
            hb(D, {salt}) % e AS c1, hb(D, {salt} + 1) % y.dau AS c2, hb(D, {salt} + 2) % y.dau AS c3,
