@@ -44,10 +44,19 @@ from textual.widgets import Static, TextArea
 from tui import adhoc
 from tui.history import Buffer, Entry, History
 from tui.widgets.catalog import CatalogTree
-from tui.widgets.results_tabs import ResultData, ResultsTabs, ResultView, format_ms
+from tui.widgets.results_tabs import (
+    ResultData,
+    ResultsTabs,
+    ResultView,
+    display_table,
+    format_ms,
+    warm_up,
+)
 from tui.widgets.sql_complete import Catalog, read_catalog
 from tui.widgets.sql_editor import CompletionMenu, SqlEditor
 from tui.widgets.sql_text import Span, first_line, offset_to_location
+
+_warmed = threading.Event()
 
 #: Rows a result keeps for display; the rest stay in DuckDB ("10,000 of more rows").
 DISPLAY_LIMIT = 10_000
@@ -312,6 +321,18 @@ class ConsoleScreen(Screen):
             self._use_catalog(cached)
         else:
             self._read_catalog()
+        if not _warmed.is_set():
+            self._warm_up()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="console-warm-up")
+    def _warm_up(self) -> None:
+        with contextlib.suppress(Exception):
+            warm_up()
+        _warmed.set()
+
+    @property
+    def _zone(self) -> Any:
+        return getattr(self.app, "display_zone", None)
 
     def on_unmount(self) -> None:
         self._save_buffer()
@@ -455,6 +476,7 @@ class ConsoleScreen(Screen):
                 try:
                     res = adhoc.run(cur, p.sql, self.limit)
                     result.table = res.table
+                    result.shown = display_table(res.table, self._zone)
                     result.types = [t for _, t in res.columns]
                     result.truncated = res.truncated
                     result.elapsed_ms = res.elapsed_ms

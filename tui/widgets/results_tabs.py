@@ -37,6 +37,7 @@ class ResultData:
     elapsed_ms: float | None = None
     error: str | None = None
     cancelled: bool = False
+    shown: pa.Table | None = None  # `table` as displayed (instants in the display zone)
 
     @property
     def rows(self) -> int:
@@ -90,6 +91,32 @@ def display_table(table: pa.Table, zone: Any = None) -> pa.Table:
     if not changed:
         return table
     return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def warm_up() -> None:
+    """Load what the first result needs (the table widget, Arrow compute, the zone database).
+
+    About 1 s the first time on this machine; run in a thread when the console opens so the first
+    query shows its rows at once.
+    """
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from textual_fastdatatable import (
+        ArrowBackend,
+        data_table,  # noqa: F401 - the widget module itself
+    )
+
+    t = pa.table(
+        {
+            "t": pa.array([datetime(2026, 1, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+            "s": ["x"],
+            "n": [1],
+        }
+    )
+    backend = ArrowBackend(display_table(t, ZoneInfo("Asia/Shanghai")))
+    backend.render_markup = False
+    _ = backend.column_content_widths
 
 
 def type_name(dtype: pa.DataType) -> str:
@@ -163,7 +190,7 @@ class ResultView(Vertical):
 
         r = self.result
         if r.table is not None and r.table.num_columns:
-            table = display_table(r.table, self.zone)
+            table = r.shown if r.shown is not None else display_table(r.table, self.zone)
             types = r.types or [type_name(f.type) for f in table.schema]
             labels: list[str | Text] = []
             for name, ty in zip(table.column_names, types, strict=True):
