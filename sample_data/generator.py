@@ -99,9 +99,16 @@ class _Timed:
         self.con = con
 
     def execute(self, q: str, *args: Any) -> Any:
-        t = time.perf_counter()
+        import resource
+
+        def cpu() -> float:
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            return ru.ru_utime + ru.ru_stime
+
+        t, c = time.perf_counter(), cpu()
         r = self.con.execute(q, *args)
-        print(f"{time.perf_counter() - t:7.2f}s {' '.join(q.split())[:100]}", file=sys.stderr)
+        line = " ".join(q.split())[:90]
+        print(f"{time.perf_counter() - t:7.2f}s {cpu() - c:7.2f}cpu {line}", file=sys.stderr)
         return r
 
     def __getattr__(self, name: str) -> Any:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -250,7 +251,7 @@ def test_append_is_all_or_nothing(small_db: Path, small_db_end, tmp_path: Path) 
         mid = q(
             cur, "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM rollup_minute)"
         )
-        with pytest.raises(Exception):
+        with pytest.raises(duckdb.ConstraintException):
             ingest.append(
                 db, {"app_sessions": batch["app_sessions"], "transactions": batch["transactions"]}
             )
