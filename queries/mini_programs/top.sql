@@ -4,7 +4,6 @@
 -- Program). Largest first:
 --   mp_id, name, category, merchant_id
 --   visits           visits in the window
---   users            distinct visitors (exact)
 --   orders           paid Mini Program orders of the merchant
 --   gmv              their amount, CNY
 --   gmv_previous     gmv in the previous window, CNY
@@ -13,7 +12,6 @@
 WITH v AS (
     SELECT mp_id,
            count(*) FILTER (WHERE ts >= $s AND ts < $e) AS visits,
-           count(DISTINCT user_id) FILTER (WHERE ts >= $s AND ts < $e) AS users,
            count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS visits_p
     FROM mp_visits
     WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
@@ -33,7 +31,6 @@ o AS (
 )
 SELECT p.mp_id, p.name, p.category, p.merchant_id,
        coalesce(v.visits, 0)::BIGINT AS visits,
-       coalesce(v.users, 0)::BIGINT AS users,
        coalesce(o.orders, 0)::BIGINT AS orders,
        coalesce(o.gmv, 0)::DECIMAL(38, 2) AS gmv,
        coalesce(o.gmv_p, 0)::DECIMAL(38, 2) AS gmv_previous,

@@ -2,7 +2,6 @@
 -- Reads raw oa_reads and oa_follows (a detail table: the overview never runs it). Most reads first:
 --   account_id, name, merchant_id (NULL for media accounts)
 --   reads           article reads
---   readers         distinct readers (exact)
 --   shares          reads that were shared
 --   share_rate      shares / reads (fraction)
 --   follows         new followers
@@ -13,7 +12,6 @@
 WITH r AS (
     SELECT account_id,
            count(*) FILTER (WHERE ts >= $s AND ts < $e) AS reads,
-           count(DISTINCT user_id) FILTER (WHERE ts >= $s AND ts < $e) AS readers,
            count(*) FILTER (WHERE ts >= $s AND ts < $e AND shared) AS shares,
            count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS reads_p
     FROM oa_reads
@@ -32,7 +30,6 @@ f AS (
 )
 SELECT top.account_id, a.name, a.merchant_id,
        reads::BIGINT AS reads,
-       readers::BIGINT AS readers,
        shares::BIGINT AS shares,
        shares::DOUBLE / nullif(reads, 0) AS share_rate,
        coalesce(follows, 0)::BIGINT AS follows,
