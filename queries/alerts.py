@@ -37,8 +37,9 @@ WEEK = timedelta(days=7)
 
 # The count behind each measure: a rule judges only when it reaches the rule's min_volume. Rates use
 # the count of their denominator's events. Measures not listed fall back to themselves when they are
-# counts, else to the first count of their pillar in the catalogue.
-VOLUME: dict[str, str] = {
+# counts, else to the first count of their pillar in the catalogue; None: no count is known (the
+# measure is left out of `*` change rules, and rules on it compare the value alone).
+VOLUME: dict[str, str | None] = {
     "messaging.opens_per_user": "messaging.dau",
     "messaging.video_call_minutes": "messaging.video_call_users",
     "messaging.posts_per_poster": "messaging.moments_posters",
@@ -58,11 +59,16 @@ VOLUME: dict[str, str] = {
     "pay_score.collection_rate_d7": "pay_score.orders",
     "pay_score.collection_rate_d30": "pay_score.orders",
     "pay_score.bad_debt_rate": "pay_score.orders",
-    "wecom.active_group_share": "wecom.customer_groups",
+    # Shares of stocks: the events behind them (messages, sends) are not headline counts.
+    "wecom.active_group_share": None,
+    "wecom.message_reach": None,
     "channels.completion_rate": "channels.views",
     "channels.gmv_per_1k_viewers": "channels.views",
     "channels.live_gmv": "channels.views",
 }
+# Rates weighted by money, not counts: one large refund moves them as much as several small ones, so
+# their volume counts as this many times fewer independent events in the significance test.
+DESIGN_EFFECT: dict[str, float] = {"pay.refund_rate": 4.0, "mini_programs.refund_rate": 4.0}
 # Measures a week-over-week percentage means nothing for (they cross zero).
 NO_CHANGE_RULE: frozenset[str] = frozenset(
     {"official_accounts.net_followers", "wecom.net_contacts"}
@@ -106,6 +112,10 @@ class Rule:
     window: the range the rule looks at (15m, 1h, 24h, 7d, 30d), independent of the screen.
     min_volume: the count behind the measure (VOLUME) must reach this, in both windows for change
     rules; below it the rule is OK and says it did not judge.
+    confidence: for rates (below/above rules), how sure the rule must be that the true rate is past
+    the threshold, not just this window's sample (a one-sided binomial test over the volume): 0.999
+    by default; 0 compares the value alone. A total outage is certain after a handful of events,
+    while one failure in 36 payments is noise.
     """
 
     name: str
@@ -115,6 +125,7 @@ class Rule:
     critical: float | None = None
     window: str = "15m"
     min_volume: float = 0
+    confidence: float = 0.999
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -134,6 +145,8 @@ class Rule:
         out["window"] = self.window
         if self.min_volume:
             out["min_volume"] = self.min_volume
+        if self.confidence != 0.999:
+            out["confidence"] = self.confidence
         if self.description:
             out["description"] = self.description
         return out
@@ -147,6 +160,7 @@ RULE_KEYS = (
     "critical",
     "window",
     "min_volume",
+    "confidence",
     "description",
     "enabled",
 )
@@ -194,6 +208,9 @@ def validate(rule: Rule) -> None:
         raise RuleError("min_volume", "must be a number")
     if rule.min_volume < 0:
         raise RuleError("min_volume", "must be >= 0")
+    c = rule.confidence
+    if isinstance(c, bool) or not isinstance(c, int | float) or not 0 <= c < 1:
+        raise RuleError("confidence", "must be a number from 0 (off) up to, not including, 1")
 
 
 def default_rules() -> list[Rule]:
@@ -207,11 +224,10 @@ def default_rules() -> list[Rule]:
             name="pay_success_rate",
             measure="pay.success_rate",
             condition="below",
-            warning=0.995,
+            warning=0.993,
             critical=0.99,
             window="15m",
-            min_volume=200,
-            description="Pay success rate (paid / attempts) falls below 99.5% / 99%",
+            description="Pay success rate (paid / attempts) below 99.3% / 99%",
         ),
         dict(
             name="pay_refund_rate",
@@ -219,8 +235,7 @@ def default_rules() -> list[Rule]:
             condition="above",
             warning=0.05,
             critical=0.10,
-            window="1h",
-            min_volume=200,
+            window="24h",
             description="Pay refunded amount / GMV above 5% / 10%",
         ),
         dict(
@@ -229,8 +244,7 @@ def default_rules() -> list[Rule]:
             condition="above",
             warning=0.06,
             critical=0.12,
-            window="1h",
-            min_volume=200,
+            window="24h",
             description="Mini Program refunded amount / GMV above 6% / 12%",
         ),
         dict(
@@ -240,7 +254,6 @@ def default_rules() -> list[Rule]:
             warning=0.03,
             critical=0.05,
             window="24h",
-            min_volume=100,
             description="Pay Score orders unpaid 30 days after completion above 3% / 5%",
         ),
         dict(
@@ -291,6 +304,14 @@ def rule_from_table(
         fields["window"] = fields["window"].lower()
     if "min_volume" in table:
         fields["min_volume"] = _number(table["min_volume"], "min_volume")
+    if "confidence" in table:
+        v = table["confidence"]
+        if isinstance(v, str) and v.strip().endswith("%"):
+            try:
+                v = float(v.strip()[:-1]) / 100
+            except ValueError:
+                raise RuleError("confidence", f"expected a number, got {v!r}") from None
+        fields["confidence"] = _number(v, "confidence")
     measure = fields.get("measure")
     condition = fields.get("condition")
     for key in ("warning", "critical"):
@@ -522,29 +543,66 @@ def _judge(rule: Rule, measure_id: str, wins: _Windows) -> AlertResult:
             volume=volume,
         )
     v = float(value)
-    state, threshold = _compare(rule, v)
-    return _result(
-        rule,
-        state,
-        measure_id,
-        value,
-        threshold,
-        f"{fmt_value(mdef, value)} ({_limit_text(rule, state)} {fmt_value(mdef, threshold)})",
-        volume=volume,
-    )
+    n = None
+    if mdef is not None and mdef.kind == "rate" and rule.confidence > 0 and volume is not None:
+        n = volume / DESIGN_EFFECT.get(measure_id, 1.0)
+    state, threshold = _compare(rule, v, n)
+    text = f"{fmt_value(mdef, value)} ({_limit_text(rule, state)} {fmt_value(mdef, threshold)}"
+    plain, past = _compare(rule, v)
+    if plain.severity > state.severity:  # past a threshold, but within this window's noise
+        text += (
+            f"; past {fmt_value(mdef, past)} within the noise of {_fmt_count(volume)} "
+            f"{_vol_label(vol_id)}"
+        )
+    return _result(rule, state, measure_id, value, threshold, text + ")", volume=volume)
 
 
-def _compare(rule: Rule, v: float) -> tuple[State, float | None]:
+def _compare(rule: Rule, v: float, n: float | None = None) -> tuple[State, float | None]:
+    """The state of value `v`; with `n` (a rate's volume) a threshold counts as crossed only when
+    a binomial sample of n at the threshold's rate would show `v` with probability < 1 - confidence."""
+
     def crossed(t: float | None) -> bool:
         if t is None:
             return False
-        return v < t if rule.condition == "below" else v > t
+        past = v < t if rule.condition == "below" else v > t
+        if not past or n is None:
+            return past
+        # The "bad" side as a share: failures below a success-rate floor, refunds above a ceiling.
+        q, q0 = (1 - v, 1 - t) if rule.condition == "below" else (v, t)
+        return binomial_tail(n, q0, q * n) < 1 - rule.confidence
 
     if crossed(rule.critical):
         return State.CRITICAL, rule.critical
     if crossed(rule.warning):
         return State.WARNING, rule.warning
     return State.OK, _nearest(rule)
+
+
+def binomial_tail(n: float, p: float, k: float) -> float:
+    """P(X >= k) for X ~ Binomial(round(n), p), k rounded to a count: the exact sum of the tail
+    (a few standard deviations of terms), or normal with a continuity correction for huge n."""
+    n_i, k_i = int(round(n)), int(round(k))
+    if k_i <= 0:
+        return 1.0
+    if k_i > n_i or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    if n_i * p * (1 - p) >= 100_000:  # skew is negligible; the exact sum would be long
+        z = (k_i - 0.5 - n_i * p) / math.sqrt(n_i * p * (1 - p))
+        return 0.5 * math.erfc(z / math.sqrt(2))
+    # Exact: sum the pmf from k upward (terms shrink past the mode, so stop when negligible).
+    log_p, log_q = math.log(p), math.log1p(-p)
+    lg_n = math.lgamma(n_i + 1)
+    total = 0.0
+    for i in range(k_i, n_i + 1):
+        term = math.exp(
+            lg_n - math.lgamma(i + 1) - math.lgamma(n_i - i + 1) + i * log_p + (n_i - i) * log_q
+        )
+        total += term
+        if i > n_i * p and term < total * 1e-12:
+            break
+    return min(1.0, total)
 
 
 def _nearest(rule: Rule) -> float | None:

@@ -22,11 +22,14 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "ok": ad.build(d / "ok.duckdb"),
         "warning": ad.build(
             d / "warning.duckdb",
-            now=[ad.Pay(refund_every=16), ad.Pay(entry="mini_program", refund_every=16)],
+            now=[
+                ad.Pay(per_min=200, refund_every=12),
+                ad.Pay(entry="mini_program", per_min=200, refund_every=12),
+            ],
         ),
         "critical": ad.build(
             d / "critical.duckdb",
-            now=[ad.Pay(fail_every=50), ad.Pay(entry="mini_program", fail_every=50)],
+            now=[ad.Pay(fail_every=25), ad.Pay(entry="mini_program", fail_every=25)],
         ),
         # Live data that stopped arriving ten minutes ago.
         "stale": ad.build(
@@ -62,7 +65,7 @@ def test_ok_exits_0(files, env) -> None:
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
     assert lines[0].startswith("ECOTOP OK - ")
-    assert "'pay.success_rate'=" in lines[0] and ";99.5:;99:" in lines[0]  # perfdata
+    assert "'pay.success_rate'=" in lines[0] and ";99.3:;99:" in lines[0]  # perfdata
     assert any(line.startswith("OK pay.success_rate ") for line in lines[1:])
     assert any(line.startswith("OK * ") for line in lines[1:])
     assert p.stderr == ""
@@ -72,14 +75,14 @@ def test_warning_exits_1(files, env) -> None:
     p = check(files["warning"], env=env)
     assert p.returncode == 1, p.stdout + p.stderr
     assert p.stdout.startswith("ECOTOP WARNING - ")
-    assert "WARNING pay.refund_rate 6." in p.stdout
+    assert "WARNING pay.refund_rate 8." in p.stdout
 
 
 def test_critical_exits_2_and_the_worst_state_wins(files, env) -> None:
     p = check(files["critical"], env=env)
     assert p.returncode == 2, p.stdout + p.stderr
-    assert p.stdout.startswith("ECOTOP CRITICAL - pay.success_rate 98.00% (critical 99.00%)")
-    assert "\nCRITICAL pay.success_rate 98.00% (critical 99.00%)\n" in p.stdout
+    assert p.stdout.startswith("ECOTOP CRITICAL - pay.success_rate 96.00% (critical 99.00%)")
+    assert "\nCRITICAL pay.success_rate 96.00% (critical 99.00%)\n" in p.stdout
 
 
 def test_stale_live_data_exits_2(files, env) -> None:
@@ -98,13 +101,15 @@ def test_json_output(files, env) -> None:
     assert data["counts"]["CRITICAL"] >= 1
     psr = next(r for r in data["results"] if r["rule"] == "pay_success_rate")
     assert psr["state"] == "CRITICAL"
-    assert psr["value"] == pytest.approx(0.98, abs=0.002)
-    assert (psr["threshold"], psr["warning"], psr["critical"]) == (0.99, 0.995, 0.99)
+    assert psr["value"] == pytest.approx(0.96, abs=0.002)
+    assert (psr["threshold"], psr["warning"], psr["critical"]) == (0.99, 0.993, 0.99)
 
 
 def test_config_file_changes_the_rules(files, env, tmp_path) -> None:
     cfg = tmp_path / "strict.toml"
-    cfg.write_text('[alerts.pay_success_rate]\ncritical = "99.95%"\nwarning = false\n')
+    cfg.write_text(
+        '[alerts.pay_success_rate]\ncritical = "99.95%"\nwarning = false\nconfidence = 0\n'
+    )
     p = check(files["ok"], "--config", cfg, "--rule", "pay_success_rate", env=env)
     assert p.returncode == 2, p.stdout + p.stderr
     relaxed = tmp_path / "relaxed.toml"
@@ -154,7 +159,9 @@ def test_problems_with_the_check_itself_are_unknown_3(
 def test_user_config_file_is_read(files, env) -> None:
     user = Path(env["XDG_CONFIG_HOME"]) / "ecotop" / "config.toml"
     user.parent.mkdir(parents=True)
-    user.write_text('[alerts.pay_success_rate]\ncritical = "99.99%"\nwarning = "99.999%"\n')
+    user.write_text(
+        '[alerts.pay_success_rate]\ncritical = "99.99%"\nwarning = false\nconfidence = 0\n'
+    )
     p = check(files["ok"], "--rule", "pay_success_rate", env=env)
     assert p.returncode == 2, p.stdout + p.stderr
     user.write_text("refresh = -1\n")
