@@ -57,6 +57,10 @@ class ServeLimits:
         default_factory=lambda: float(os.environ.get("ECOTOP_SERVE_ADHOC_TIMEOUT", "30"))
     )
     adhoc_row_limit: int = 1_000_000
+    # named-query results are shared between identical requests for this long (ECOTOP_SERVE_CACHE)
+    named_cache_s: float = field(
+        default_factory=lambda: float(os.environ.get("ECOTOP_SERVE_CACHE", "0.5"))
+    )
 
 
 def socket_path_for(db_path: Path) -> Path:
@@ -98,6 +102,8 @@ class _Server(fl.FlightServerBase):
         self._lock = threading.Lock()
         self._running: dict[str, int] = {}
         self.requests = 0
+        self._cache: dict[str, tuple[float, pa.Table]] = {}
+        self._inflight: dict[str, threading.Lock] = {}
         self.last_truncated = False
 
     def do_get(self, context: Any, ticket: fl.Ticket) -> fl.RecordBatchStream:
@@ -108,10 +114,13 @@ class _Server(fl.FlightServerBase):
             if kind == "ping":
                 return fl.RecordBatchStream(pa.table({"pid": [os.getpid()]}))
             if kind == "named":
-                sql = self._named(str(req["name"]))
-                return fl.RecordBatchStream(
-                    self._run(sql, decode_params(req.get("params")), trusted=True)
+                name = str(req["name"])
+                sql = self._named(name)
+                key = json.dumps([name, req.get("params")], sort_keys=True)
+                table = self._cached(
+                    key, lambda: self._run(sql, decode_params(req.get("params")), trusted=True)
                 )
+                return fl.RecordBatchStream(table)
             if kind == "sql":
                 return fl.RecordBatchStream(
                     self._run(str(req["sql"]), decode_params(req.get("params")), trusted=False)
@@ -129,6 +138,29 @@ class _Server(fl.FlightServerBase):
             raise fl.FlightServerError(
                 encode_error(errors.BadInput(f"bad request: {exc}"))
             ) from None
+
+    def _cached(self, key: str, compute: Callable[[], pa.Table]) -> pa.Table:
+        # Dashboards on one file ask the same named queries with the same (minute-aligned) windows:
+        # one computation answers every identical request that arrives within the TTL, and
+        # concurrent identical requests wait for the first instead of computing it again.
+        ttl = self._limits.named_cache_s
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] <= ttl:
+                return hit[1]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None and time.monotonic() - hit[0] <= ttl:
+                    return hit[1]
+            table = compute()
+            with self._lock:
+                if len(self._cache) > 512:
+                    self._cache.clear()
+                self._cache[key] = (time.monotonic(), table)
+                self._inflight.pop(key, None)
+            return table
 
     def _run(self, sql: str, params: Any, *, trusted: bool) -> pa.Table:
         cur = self._db.cursor()
