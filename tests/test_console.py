@@ -264,6 +264,28 @@ async def test_ctrl_c_copies_when_nothing_runs(db_path: Path) -> None:
         assert app.clipboard == "hello\t5"
 
 
+async def test_enter_on_a_cell_shows_its_whole_value(db_path: Path) -> None:
+    from tui.widgets.sql_dialogs import CellScreen
+
+    long = "x" * 300
+    app = app_for(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_console(pilot, app)
+        await run_sql(pilot, screen, f"select 1 as n, '{long}' as long_text, [1, 2] as l")
+        table = screen.results.current.data_table
+        table.focus()
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
+        assert app.screen.text == long
+        await pilot.press("ctrl+c")
+        assert app.clipboard == long
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
+        assert app.screen.text == "[\n  1,\n  2\n]"
+
+
 # -- history and buffer ----------------------------------------------------------------------------
 
 

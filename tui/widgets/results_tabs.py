@@ -93,6 +93,21 @@ def display_table(table: pa.Table, zone: Any = None) -> pa.Table:
     return pa.Table.from_arrays(cols, names=table.column_names)
 
 
+def cell_text(value: Any) -> str:
+    """A value as the cell viewer and the clipboard show it (nested values as indented JSON)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
 def warm_up() -> None:
     """Load what the first result needs (the table widget, Arrow compute, the zone database).
 
@@ -158,6 +173,27 @@ def short_type(duck_type: str) -> str:
     return t.lower()
 
 
+_RESULT_TABLE: Any = None
+
+
+def _result_table_class() -> Any:
+    """The results' DataTable: `enter` shows the cell under the cursor in full (built lazily, so
+    importing this module does not import the table widget)."""
+    global _RESULT_TABLE
+    if _RESULT_TABLE is None:
+        from textual_fastdatatable import DataTable
+
+        class ResultTable(DataTable):
+            def action_select_cursor(self) -> None:
+                view = next((a for a in self.ancestors if isinstance(a, ResultView)), None)
+                if view is not None and self.row_count:
+                    c = self.cursor_coordinate
+                    view.show_cell(c.row, c.column)
+
+        _RESULT_TABLE = ResultTable
+    return _RESULT_TABLE
+
+
 class ResultView(Vertical):
     """One result: the table (or the message of a statement that returned none) and a footer."""
 
@@ -186,7 +222,7 @@ class ResultView(Vertical):
         self.show_timing = show_timing
 
     def compose(self) -> ComposeResult:
-        from textual_fastdatatable import ArrowBackend, DataTable
+        from textual_fastdatatable import ArrowBackend
 
         r = self.result
         if r.table is not None and r.table.num_columns:
@@ -197,7 +233,7 @@ class ResultView(Vertical):
                 label = Text(str(name), style="bold")
                 label.append(" " + short_type(ty), style="not bold dim")
                 labels.append(label)
-            yield DataTable(
+            yield _result_table_class()(
                 backend=ArrowBackend(table),
                 column_labels=labels,
                 cursor_type="range",
@@ -220,6 +256,18 @@ class ResultView(Vertical):
 
     def action_export(self) -> None:
         self.post_message(self.ExportRequested(self.result))
+
+    def show_cell(self, row: int, col: int) -> None:
+        """The whole value of one cell in a dialog (cells are cut at MAX_COLUMN_WIDTH)."""
+        from tui.widgets.sql_dialogs import CellScreen
+
+        table = self.result.shown if self.result.shown is not None else self.result.table
+        if table is None or not (0 <= row < table.num_rows and 0 <= col < table.num_columns):
+            return
+        value = table.column(col)[row].as_py()
+        self.app.push_screen(
+            CellScreen(f"{table.column_names[col]} · row {row + 1}", cell_text(value))
+        )
 
 
 class ResultsTabs(Vertical):

@@ -246,3 +246,38 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(Text(self.question), classes="dialog-title")
             yield Static("y / enter: yes · n / esc: no", classes="dialog-hint")
+
+
+class CellScreen(ModalScreen[None]):
+    """One cell's whole value (results cut long values): read-only, selectable, `ctrl+c` copies."""
+
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="CellScreen")
+        + """
+    CellScreen TextArea { height: auto; max-height: 30; min-height: 3; }
+    """
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "dismiss(None)", "Close"),
+        Binding("ctrl+c", "copy_all", "Copy", show=False),
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea
+
+        with Vertical():
+            yield Label(Text(self.title_text), classes="dialog-title")
+            yield TextArea(self.text, read_only=True, soft_wrap=True, id="cell-value")
+            yield Static("ctrl+c copies the value · esc closes", classes="dialog-hint")
+
+    def action_copy_all(self) -> None:
+        from textual.widgets import TextArea
+
+        area = self.query_one(TextArea)
+        self.app.copy_to_clipboard(area.selected_text or self.text)
+        self.app.notify("copied", timeout=1.5)
