@@ -71,6 +71,7 @@ async def test_overview_fills_every_tile_with_the_numbers_of_the_window(tiny_db:
 
 async def test_refresh_cycle_schedules_the_next_only_after_the_last_finished(tiny_db: Path) -> None:
     app = app_for(tiny_db, refresh_s=0.1)
+    app.immutable = False  # as if the file could change: every cycle queries
     starts: list[int] = []
     original = OverviewScreen.fetch
 
@@ -84,6 +85,30 @@ async def test_refresh_cycle_schedules_the_next_only_after_the_last_finished(tin
             await refreshed(pilot, app, 3)
             # each fetch started after the previous cycle finished: no two started in one cycle
             assert starts == sorted(set(starts))
+    finally:
+        OverviewScreen.fetch = original  # type: ignore[method-assign]
+
+
+async def test_a_file_that_cannot_change_is_queried_once_per_range(tiny_db: Path) -> None:
+    app = app_for(tiny_db, refresh_s=0.1)
+    assert app.immutable  # opened read-only here: no process can write it meanwhile
+    fetched: list[str] = []
+    original = OverviewScreen.fetch
+
+    def fetch(self, cur, ctx):
+        fetched.append(ctx.range_key)
+        return original(self, cur, ctx)
+
+    OverviewScreen.fetch = fetch  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await refreshed(pilot, app, 3)
+            assert fetched == ["1h"]
+            assert "file unchanged" in status(app)
+            n = app.refresh_count
+            await pilot.press("t")
+            await refreshed(pilot, app, 2, since=n)
+            assert fetched == ["1h", "24h"]
     finally:
         OverviewScreen.fetch = original  # type: ignore[method-assign]
 
@@ -104,6 +129,7 @@ async def test_t_cycles_the_time_range_and_refreshes(tiny_db: Path) -> None:
 
 async def test_pause_stops_rendering_but_not_the_app_and_r_resumes(tiny_db: Path) -> None:
     app = app_for(tiny_db, refresh_s=0.1)
+    app.immutable = False  # as if the file could change: every cycle queries
     async with app.run_test() as pilot:
         await refreshed(pilot, app)
         applied = []
@@ -294,6 +320,7 @@ async def test_80x24_shows_every_pillar_with_numbers(tiny_db: Path) -> None:
 
 async def test_hidden_screen_is_not_rendered_and_catches_up_on_return(tiny_db: Path) -> None:
     app = app_for(tiny_db, refresh_s=0.1)
+    app.immutable = False  # as if the file could change: every cycle queries
     async with app.run_test() as pilot:
         await refreshed(pilot, app)
         overview = app.screen

@@ -31,6 +31,7 @@ def rules() -> tuple[Rule, ...]:
 
 async def test_a_firing_alert_marks_its_tile_rings_once_and_is_listed(tiny_db: Path) -> None:
     app = make_app(tiny_db, clock=lambda: FIXED, rules=rules(), refresh_s=0.1, alert_every_s=0)
+    app.immutable = False  # judge the rules every cycle, as for a file that can change
     bells: list[int] = []
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:

@@ -157,13 +157,19 @@ class EcotopApp(App):
         #: (screen query ms, alert rules ms or 0) of recent cycles, newest last
         self.refresh_log: deque[tuple[float, float]] = deque(maxlen=500)
         self.data_as_of: datetime | None = None  # newest data (static files), set by fetches
+        #: The file cannot change while we hold it: a local read-only open (no writer can open it
+        #: meanwhile, DuckDB's rule), not served by another process, no feed. Screens re-use results.
+        self.immutable = (
+            not live and bool(getattr(db, "read_only", False)) and not getattr(db, "remote", False)
+        )
+        self.last_cached = False
         # pause bookkeeping
         self.paused_at: datetime | None = None
         self._paused_total = 0
         # alerts
         self.alerts: list[Any] = []
         self._firing: set[str] = set()
-        self._tty_ok = True
+        self._alerts_judged = False
 
     # -- the screens -----------------------------------------------------------------------------
 
@@ -224,7 +230,9 @@ class EcotopApp(App):
         rules: tuple[Any, ...] = ()
         mono = time.monotonic()
         # Not in the first cycle: the first screen fills in before alerts cost anything.
-        if (self.rules and self.refresh_count > 0) and (
+        # A file that cannot change is judged once.
+        judged_for_good = self.immutable and self._alerts_judged
+        if (self.rules and self.refresh_count > 0 and not judged_for_good) and (
             self._alerts_due_at is None or mono >= self._alerts_due_at or self.alert_every_s <= 0
         ):
             rules = self.rules
@@ -263,6 +271,7 @@ class EcotopApp(App):
         error: BaseException | None = None,
         alerts: list[Any] | None = None,
         alerts_ms: float = 0.0,
+        cached: bool = False,
     ) -> None:
         """A screen's refresh ended (or its screen went away): record it, schedule the next."""
         if screen is not None and self._inflight is not None and screen is not self._inflight:
@@ -270,6 +279,7 @@ class EcotopApp(App):
         self._inflight = None
         self.refresh_count += 1
         self.last_refresh_at = self.clock()
+        self.last_cached = cached
         if elapsed_ms is not None:
             self.last_query_ms = elapsed_ms
             self.refresh_log.append((elapsed_ms - alerts_ms, alerts_ms))
@@ -313,6 +323,7 @@ class EcotopApp(App):
     def set_alerts(self, alerts: list[Any]) -> None:
         """Keep the latest alert results; ring the bell once when an alert starts firing."""
         self.alerts = list(alerts)
+        self._alerts_judged = True
         firing = {alert_key(a) for a in self.alerts if alert_state(a) in ("WARNING", "CRITICAL")}
         if firing - self._firing:
             self.bell()

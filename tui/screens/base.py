@@ -100,8 +100,10 @@ class EcotopScreen(Screen):
             elapsed_ms: float,
             alerts: list[Any] | None = None,
             alerts_ms: float = 0.0,
+            cached: bool = False,
         ) -> None:
             super().__init__()
+            self.cached = cached
             self.data = data
             self.error = error
             self.elapsed_ms = elapsed_ms
@@ -120,6 +122,8 @@ class EcotopScreen(Screen):
         self._pending: Any = None  # data fetched while hidden or paused, applied on resume
         self._has_pending = False
         self.last_data: Any = None
+        self._last_key: Any = None  # cache_key of last_data
+        self._fetch_key: Any = None  # cache_key of the fetch in flight
 
     @property
     def ecotop(self) -> EcotopApp:
@@ -141,8 +145,29 @@ class EcotopScreen(Screen):
         """From `fetch` (the worker thread): show `data` now, before the rest of the fetch ends."""
         self.post_message(self.Partial(data))
 
+    def cache_key(self, ctx: RefreshContext) -> Any:
+        """What `fetch` depends on besides the data (e.g. the range), or None to always fetch.
+
+        When the file cannot change (`app.immutable`: opened read-only here, so no process can
+        write it while we hold it) and the key equals the last fetch's, the cycle re-uses that
+        result without a query. Screens whose fetch reads UI state (sort, filter) include it or
+        return None (the default).
+        """
+        return None
+
     def start_refresh(self, ctx: RefreshContext) -> None:
         """Called by the app's cycle: fetch in a thread worker, then post `Fetched`."""
+        key = self.cache_key(ctx)
+        if (
+            key is not None
+            and self.ecotop.immutable
+            and self.last_data is not None
+            and key == self._last_key
+            and not ctx.rules
+        ):
+            self.post_message(self.Fetched(self.last_data, None, 0.0, cached=True))
+            return
+        self._fetch_key = key
         self._refresh_worker(ctx)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
@@ -182,8 +207,12 @@ class EcotopScreen(Screen):
         message.stop()
         if message.alerts is not None:
             self.ecotop.set_alerts(message.alerts)  # before apply: tiles show their alert state
+        if message.cached:
+            self.ecotop.refresh_finished(self, None, None, cached=True)
+            return
         if message.error is None:
             self.last_data = message.data
+            self._last_key = self._fetch_key
             self.received(message.data)
             if self.visible_for_render():
                 self._has_pending = False

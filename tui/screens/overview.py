@@ -74,6 +74,11 @@ class OverviewScreen(EcotopScreen):
         yield PinnedStrip(id="pinned")
         yield Footer()
 
+    def cache_key(self, ctx: RefreshContext) -> Any:
+        from tui.widgets.pinned import pinned_names
+
+        return (ctx.range_key, tuple(sorted(pinned_names(self.ecotop))))
+
     def fetch(self, cur: Any, ctx: RefreshContext) -> OverviewData:
         from queries import kpis
 

@@ -167,6 +167,9 @@ class PillarScreen(EcotopScreen):
 
     # -- refresh ---------------------------------------------------------------------------------
 
+    def cache_key(self, ctx: RefreshContext) -> Any:
+        return (ctx.range_key,)
+
     def fetch(self, cur: Any, ctx: RefreshContext) -> PillarPageData:
         from queries import kpis
         from queries.views import pillar_view

@@ -42,6 +42,8 @@ def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int
         parts.append((f"{rate:,.1f} ev/s" if rate < 10 else f"{rate:,.0f} ev/s", "", 3))
     if app.show_timing and app.last_refresh_at is not None:
         ms = f" ({app.last_query_ms:.0f} ms)" if app.last_query_ms is not None else ""
+        if app.last_cached:
+            ms = " (file unchanged)"
         parts.append((f"refreshed {app.local(app.last_refresh_at).strftime(fmt)}{ms}", "", 4))
     parts.append((f"every {app.refresh_s:g}s", "", 5))
     if app.last_error:
