@@ -304,7 +304,8 @@ def test_series_and_trends_add_up_to_the_headlines(syn: Any, range_key: str) -> 
     n = buckets_for(w)
     assert n == (15 if range_key == "15m" else 30)
     tr = trends(cur, w)
-    assert set(tr) == set(TREND_SPEC)
+    assert set(tr) == set(TREND_SPEC) and set(TREND_SPEC) <= set(BY_ID)
+    assert set(queries.TREND_PROXIES) <= set(TREND_SPEC)
     assert all(len(v) == n for v in tr.values())
     for mid in ("pay.gmv", "pay.transactions", "mini_programs.visits", "channels.views"):
         assert sum(tr[mid]) == pytest.approx(float(ks.get(mid).value), abs=0.01), mid
