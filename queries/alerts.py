@@ -69,9 +69,17 @@ VOLUME: dict[str, str | None] = {
 # Rates weighted by money, not counts: one large refund moves them as much as several small ones, so
 # their volume counts as this many times fewer independent events in the significance test.
 DESIGN_EFFECT: dict[str, float] = {"pay.refund_rate": 4.0, "mini_programs.refund_rate": 4.0}
-# Measures a week-over-week percentage means nothing for (they cross zero).
+# Measures left out of `*` change rules: those that cross zero (a percentage means nothing), and
+# those whose newest windows are not mature yet (refunds and day-0 collections arrive hours after the
+# payment or completion they count in), so every fresh window would look like a drop.
 NO_CHANGE_RULE: frozenset[str] = frozenset(
-    {"official_accounts.net_followers", "wecom.net_contacts"}
+    {
+        "official_accounts.net_followers",
+        "wecom.net_contacts",
+        "pay.refund_rate",
+        "mini_programs.refund_rate",
+        "pay_score.collection_rate_d0",
+    }
 )
 
 
@@ -441,14 +449,38 @@ class _Windows:
     as_of: datetime
     live: bool
     now: datetime
+    user_windows: set[str] = field(default_factory=set)  # windows whose rules need distinct users
     sets: dict[tuple[str, bool], KpiSet] = field(default_factory=dict)
 
     def get(self, window: str, week_earlier: bool = False) -> KpiSet:
         key = (window, week_earlier)
         if key not in self.sets:
             end = self.as_of - WEEK if week_earlier else self.as_of
-            self.sets[key] = kpis(self.cur, window, as_of=end, live=self.live, now=self.now)
+            kw: dict[str, Any] = {"as_of": end, "live": self.live, "now": self.now}
+            if window not in self.user_windows and _kpis_can_skip_users():
+                kw["users"] = False  # the distinct-user query is most of a long window's cost
+            self.sets[key] = kpis(self.cur, window, **kw)
         return self.sets[key]
+
+
+def _kpis_can_skip_users() -> bool:
+    """True when queries.kpis takes `users=False` (skip distinct users; their measures are None)."""
+    import inspect
+
+    try:
+        return "users" in inspect.signature(kpis).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _needs_users(rule: Rule) -> bool:
+    """Whether a rule reads a distinct-user measure (its own or the volume behind it)."""
+    if rule.measure == ALL:
+        return True
+    if rule.measure == STALE:
+        return False
+    ids = (rule.measure, volume_of(rule.measure))
+    return any(BY_ID[i].users for i in ids if i in BY_ID)
 
 
 def evaluate(
@@ -473,7 +505,7 @@ def evaluate(
         as_of = resolve_as_of(cur, live, now) if live else newest
     if as_of is None:  # an empty file
         as_of = resolve_as_of(cur, True, now)
-    wins = _Windows(cur, as_of, live, now)
+    wins = _Windows(cur, as_of, live, now, {r.window for r in rules if _needs_users(r)})
     out: list[AlertResult] = []
     for rule in rules:
         if rule.measure == STALE:
@@ -630,16 +662,29 @@ def _change(
     reference = _lookup(ref_ks, measure_id)[1]
     ref_volume = _as_float(_lookup(ref_ks, vol_id)[1]) if vol_id else None
     limit = _nearest(rule)
-    lowest = min(volume or 0, ref_volume or 0) if vol_id else math.inf
+    # A rate rests on its rarer outcome (shares among reads, failures among attempts): that count
+    # sets its noise, so that is what must reach min_volume.
+    rate = mdef is not None and mdef.kind == "rate"
+    eff, ref_eff = _rests_on(value, volume, rate), _rests_on(reference, ref_volume, rate)
+    lowest = min(eff or 0, ref_eff or 0) if vol_id else math.inf
     if lowest < rule.min_volume or value is None or reference is None:
+        if rate and vol_id:
+            basis = (
+                f"the rate rests on {_fmt_count(eff)} of {_fmt_count(volume)} {_vol_label(vol_id)} "
+                f"now, {_fmt_count(ref_eff)} of {_fmt_count(ref_volume)} a week earlier"
+            )
+        else:
+            basis = (
+                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} a week "
+                "earlier"
+            )
         return _result(
             rule,
             State.OK,
             measure_id,
             value,
             limit,
-            f"{fmt_value(mdef, value)} not compared: {_fmt_count(volume)} {_vol_label(vol_id)} now, "
-            f"{_fmt_count(ref_volume)} a week earlier (< {_fmt_count(rule.min_volume)})",
+            f"{fmt_value(mdef, value)} not compared: {basis} (< {_fmt_count(rule.min_volume)})",
             reference=reference,
             volume=volume,
             reference_volume=ref_volume,
@@ -667,6 +712,14 @@ def _change(
         volume=volume,
         reference_volume=ref_volume,
     )
+
+
+def _rests_on(value: Any, volume: float | None, rate: bool) -> float | None:
+    """The count a value rests on: the volume, or for a rate the count of its rarer outcome."""
+    if not rate or volume is None or value is None:
+        return volume
+    f = min(1.0, max(0.0, float(value)))
+    return round(volume * min(f, 1 - f))
 
 
 def _stale(rule: Rule, newest: datetime | None, live: bool, now: datetime) -> AlertResult:
