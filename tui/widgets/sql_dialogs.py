@@ -36,6 +36,14 @@ _DIALOG_CSS = """
 """
 
 
+def _see_through(screen: ModalScreen) -> None:
+    """Dim the screen beneath instead of hiding it (the app's `Screen` rule paints every screen,
+    modal ones included, opaque; an inline style wins over it)."""
+    from textual.color import Color
+
+    screen.styles.background = Color(0, 0, 0, 0.5)
+
+
 def ago(ts: float, now: float | None = None) -> str:
     s = max(0, (now or time.time()) - ts)
     if s < 60:
@@ -78,6 +86,7 @@ class HistoryScreen(ModalScreen[str | None]):
             )
 
     def on_mount(self) -> None:
+        _see_through(self)
         self._fill("")
         self.query_one(Input).focus()
 
@@ -87,10 +96,13 @@ class HistoryScreen(ModalScreen[str | None]):
         ol = self.query_one(OptionList)
         ol.clear_options()
         now = time.time()
+        width = max(30, int(min(100, self.app.size.width * 0.9)) - 8)
         for e in self.shown:
-            label = Text(" ".join(e.sql.split())[:200], no_wrap=True, overflow="ellipsis")
-            meta = " · ".join(x for x in (e.rows_text, e.elapsed_text, ago(e.ran_at, now)) if x)
-            label.append(f"  {meta}", style="dim" if e.error is None else "red")
+            meta = f"{ago(e.ran_at, now):>8}  {e.rows_text or '':>12}  {e.elapsed_text:>7}  "
+            label = Text(meta, style="dim" if e.error is None else "red")
+            room = max(10, width - len(meta))
+            sql = " ".join(e.sql.split())
+            label.append(sql if len(sql) <= room else sql[: room - 1] + "…")
             ol.add_option(Option(label))
         if self.shown:
             ol.highlighted = 0
@@ -143,6 +155,7 @@ class ExportScreen(ModalScreen[str | None]):
             )
 
     def on_mount(self) -> None:
+        _see_through(self)
         inp = self.query_one(Input)
         inp.focus()
         stem_end = len(self.default.rsplit(".", 1)[0])
@@ -206,6 +219,7 @@ class PinScreen(ModalScreen[tuple[str, str] | None]):
             )
 
     def on_mount(self) -> None:
+        _see_through(self)
         self.query_one(Input).focus()
 
     def _selected_kind(self) -> str:
@@ -242,6 +256,9 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__()
         self.question = question
 
+    def on_mount(self) -> None:
+        _see_through(self)
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.question), classes="dialog-title")
@@ -274,6 +291,9 @@ class CellScreen(ModalScreen[None]):
             yield Label(Text(self.title_text), classes="dialog-title")
             yield TextArea(self.text, read_only=True, soft_wrap=True, id="cell-value")
             yield Static("ctrl+c copies the value · esc closes", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        _see_through(self)
 
     def action_copy_all(self) -> None:
         from textual.widgets import TextArea
