@@ -245,13 +245,17 @@ def process(path: Path, seconds: float = 10.0, settle: float = 4.0) -> dict[str,
     return out
 
 
-def live(ctx: Any, seconds: float = 10.0, settle: float = 5.0) -> dict[str, Any]:
+def live(ctx: Any, path: Path, seconds: float = 10.0, settle: float = 5.0) -> dict[str, Any]:
+    """`--live` on a copy of the benchmark file (a generated one; else a scale-0.05 file)."""
     import importlib.util
 
     if importlib.util.find_spec("sample_data.live") is None:
         return {"error": "sample_data.live is not available yet"}
-    src = ctx.database(0.05)
-    with tempfile.TemporaryDirectory() as tmp:
+    from store import open_db
+
+    with open_db(path) as db:
+        src = path if db.generated else ctx.database(0.05)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         copy = Path(tmp) / "live.duckdb"
         shutil.copy(src, copy)
         run = PtyRun(["--live", "--refresh", "1", str(copy)])
@@ -264,7 +268,7 @@ def live(ctx: Any, seconds: float = 10.0, settle: float = 5.0) -> dict[str, Any]
             out["paused_with_ingest"] = run.window(seconds)
         finally:
             run.stop()
-    out["file"] = f"copy of scale {0.05:g}"
+    out["file"] = f"copy of {src.name}"
     return out
 
 
@@ -274,5 +278,5 @@ def run(ctx: Any) -> dict[str, Any]:
     out["first_screen"] = first_screen(path, repeat=3 if ctx.quick else 5)
     out["refresh"] = refresh(path, cycles=15 if ctx.quick else 40)
     out["process"] = process(path, seconds=5 if ctx.quick else 10)
-    out["live"] = live(ctx, seconds=5 if ctx.quick else 10)
+    out["live"] = live(ctx, path, seconds=5 if ctx.quick else 10)
     return out

@@ -122,3 +122,33 @@ async def test_simulated_events_show_on_the_tiles(small_db: Path, small_db_end, 
         assert "● LIVE" in status(app)
         assert app.current_as_of() == now[0]
     app.db.close()
+
+
+async def test_a_stopped_feed_says_so_in_the_status_bar(tiny_db_live: Path) -> None:
+    from test_app import status
+
+    now = [datetime(2026, 11, 20, 6, 0, tzinfo=UTC)]
+    app = make_app(
+        tiny_db_live,
+        live=True,
+        clock=lambda: now[0],
+        rules=(),
+        refresh_s=0.2,
+        start_feed=False,
+        serve=False,
+    )
+    app.feed.error = RuntimeError("Binder Error: table has 8 columns\nmore")
+    app.feed.last_event_until = now[0] - timedelta(minutes=5)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await refreshed(pilot, app)
+        text = status(app)
+        assert "✖ live feed stopped: Binder Error: table has 8 columns" in text
+        assert "⚠ stale since" in text
+    app.db.close()
+
+
+@pytest.fixture
+def tiny_db_live(tmp_path: Path) -> Path:
+    import dashboard_data
+
+    return dashboard_data.build(tmp_path / "live.duckdb")

@@ -48,6 +48,10 @@ def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int
     parts.append((f"every {app.refresh_s:g}s", "", 5))
     if app.last_error:
         parts.append((f"✖ {app.last_error}", "status-bar--error", 0))
+    feed_error = getattr(app.feed, "error", None) if app.feed is not None else None
+    if feed_error is not None:
+        first = (str(feed_error).strip().splitlines() or [type(feed_error).__name__])[0]
+        parts.append((f"✖ live feed stopped: {first}", "status-bar--error", 0))
     firing = [a for a in app.alerts if _state(a) in ("WARNING", "CRITICAL")]
     if firing:
         crit = sum(1 for a in firing if _state(a) == "CRITICAL")
