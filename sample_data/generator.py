@@ -379,8 +379,13 @@ def _insert_dimensions(con: Any, p: Params, lo_us: int) -> None:
 
 def _insert_loop(con: Any, p: Params, dims: sql.Dims, hi_us: int) -> None:
     """Member enrolments, WeCom contacts and customer-group joins that follow payments."""
-    src = "(SELECT *, epoch_us(ts) AS _key FROM transactions WHERE status <> 'failed')"
-    d = sql.derived_selects(p, src)
+    # one pass over the payments keeps the few that lead to a loop event (a few percent)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _loop AS
+        SELECT * FROM (SELECT *, epoch_us(ts) AS _key FROM transactions WHERE status <> 'failed')
+        WHERE ru(_key, 210) < {model.P_MEMBER} OR ru(_key, 220) < {model.P_CONTACT}"""
+    )
+    d = sql.derived_selects(p, "_loop")
     con.execute(
         f"""INSERT INTO memberships
         SELECT merchant_id, user_id, enrolled_at, channel, tx_id FROM ({d["memberships"]})
@@ -412,6 +417,7 @@ def _insert_loop(con: Any, p: Params, dims: sql.Dims, hi_us: int) -> None:
         SELECT * FROM (SELECT * FROM _gj UNION ALL SELECT * FROM _x_group_members_left) ORDER BY ts"""
     )
     con.execute("DROP TABLE _x_wecom_contacts_removed")
+    con.execute("DROP TABLE _loop")
     con.execute("DROP TABLE _x_group_members_left")
 
 
