@@ -63,7 +63,9 @@ def test_damaged_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def test_foreign_duckdb_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     foreign = tmp_path / "other.duckdb"
-    code = f"import duckdb; c = duckdb.connect({str(foreign)!r}); c.execute('CREATE TABLE t(x INT)')"
+    code = (
+        f"import duckdb; c = duckdb.connect({str(foreign)!r}); c.execute('CREATE TABLE t(x INT)')"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     result = run(str(foreign))
     assert result.exit_code == 1
@@ -155,3 +157,28 @@ def test_help_lists_the_dashboard_options() -> None:
     assert result.exit_code == 0
     for opt in ("--range", "--refresh", "--config", "--live", "--rate", "--seed", "--no-mouse"):
         assert opt in result.output
+
+
+def test_a_demo_this_build_cannot_read_is_made_again(tmp_path: Path, monkeypatch) -> None:
+    import tui.app
+    import tui.commands.dashboard as dash
+    from store import create_db
+
+    demo = tmp_path / "demo.duckdb"
+    create_db(demo, version=1).close()  # an old demo: schema version 1
+    monkeypatch.setattr(tui.app, "demo_path", lambda: demo)
+    made: list[Path] = []
+
+    def fake_ensure(path: Path, **kw) -> Path:  # the real one generates at scale 0.02
+        if not path.exists():
+            dashboard_data.build(path)
+            made.append(path)
+        return path
+
+    monkeypatch.setattr(dash, "ensure_demo", fake_ensure)
+    app = dash.open_demo(rules=())
+    try:
+        assert made == [demo]
+        assert app.live and not app.db.read_only and app.feed is not None
+    finally:
+        app.db.close()

@@ -64,6 +64,26 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
     return path
 
 
+def open_demo(**kwargs):  # type: ignore[no-untyped-def]
+    """The app on the demo database: made on first run, made again when this build cannot read it,
+    and watched read-only (through the running one) when another ecotop already simulates it."""
+    from store import errors
+    from tui.app import demo_path, make_app
+
+    path = demo_path()
+    ensure_demo(path)
+    try:
+        return make_app(None, **kwargs)
+    except errors.Locked:
+        return make_app(path, **{**kwargs, "live": False, "seed": None, "rate": None})
+    except (errors.SchemaTooOld, errors.SchemaTooNew, errors.NotEcotop, errors.NotADatabase,
+            errors.Damaged) as exc:  # fmt: skip
+        click.echo(f"ecotop: the demo database cannot be used ({exc}); making it again", err=True)
+        path.unlink()
+        ensure_demo(path)
+        return make_app(None, **kwargs)
+
+
 def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type: ignore[no-untyped-def]
     """Call sample_data.generate with the keywords it accepts (end, progress are optional)."""
     import inspect
@@ -113,6 +133,14 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
     "own volume and daily curve).",
 )
 @click.option("--seed", type=int, default=None, help="Seed of the live simulator.")
+@click.option(
+    "--spool",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Ingest the event files other processes drop into DIR while showing FILE (see "
+    "`ecotop ingest`).",
+)
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @guarded
 def dashboard(
@@ -123,6 +151,7 @@ def dashboard(
     live: bool,
     rate: float | None,
     seed: int | None,
+    spool: Path | None,
     no_mouse: bool,
 ) -> None:
     """Watch FILE (or, without FILE, the live demo) in the dashboard.
@@ -144,15 +173,15 @@ def dashboard(
         raise click.BadParameter("must be positive", param_hint="--rate")
     if (rate is not None or seed is not None) and not live and file is not None:
         raise click.UsageError("--rate and --seed need --live (or the demo, without FILE)")
-    from tui.app import demo_path, load_settings, make_app
+    if spool is not None and (file is None or live):
+        raise click.UsageError("--spool needs FILE and does not go with --live")
+    from tui.app import load_settings, make_app
 
     # Settings first: a bad config file fails before anything is created or opened.
     settings = load_settings(config_path, {"range": range_key, "refresh": refresh_s})
-    if file is None:
-        ensure_demo(demo_path())
-    app = make_app(
-        file,
+    kwargs = dict(
         live=live,
+        spool=spool,
         range_key=range_key,
         refresh_s=refresh_s,
         config_path=config_path,
@@ -160,6 +189,7 @@ def dashboard(
         rate=rate,
         settings=settings,
     )
+    app = open_demo(**kwargs) if file is None else make_app(file, **kwargs)
     try:
         app.run(mouse=not no_mouse)
     finally:
