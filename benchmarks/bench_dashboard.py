@@ -263,6 +263,8 @@ def live(ctx: Any, path: Path, seconds: float = 10.0, settle: float = 5.0) -> di
             run.wait_for("refreshed")
             time.sleep(settle)
             out = {"refresh_1s_live": run.window(seconds), "memory_mb": run.memory()}
+            if run.wait_for("live feed stopped", timeout=0.1):
+                out["error"] = "the live feed stopped (see the status bar): numbers are not live"
             run.send("p")
             time.sleep(1.0)
             out["paused_with_ingest"] = run.window(seconds)
