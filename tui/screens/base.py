@@ -27,7 +27,10 @@ that has nothing to refresh (help, a modal) need not subclass `EcotopScreen`; wh
 the `EcotopScreen` under it still fetches but does not render.
 
 Screens subclass `EcotopScreen` and override `fetch(cur, ctx)` (thread: queries only, return plain
-data) and `apply(data)` (UI thread: update widgets). Any screen can post `OpenMerchant(merchant_id)`
+data) and `apply(data)` (UI thread: update widgets). Optional: `publish(data)` from `fetch` shows a
+first part early (numbers before trends); `cache_key(ctx)` lets a screen re-use its last result
+while the file cannot change (`app.immutable`: opened read-only here); `received(data)` for
+bookkeeping on every result. Any screen can post `OpenMerchant(merchant_id)`
 (e.g. `enter` on a merchant row); the app pushes `tui.screens.merchants.MerchantScreen(merchant_id)`.
 `esc` pops back (bound here). Time: `ctx.now` / `app.clock()` (injected; never call
 `datetime.now()` in a screen), `app.current_as_of()`, `app.local(ts)` for the display zone.
