@@ -1,0 +1,1587 @@
+"""Spool ingestion: other processes drop event files into a directory; ecotop loads each exactly once.
+
+A file is read once into memory (its SHA-256 is taken from those bytes) and parsed into Arrow (NDJSON
+through DuckDB's JSON functions, CSV and Parquet through pyarrow; SQL itself never opens a file). Its
+rows are split by event kind (store.spool_format), typed and checked kind by kind in DuckDB over the
+registered Arrow data (casts, required fields, enums, cross-field rules, ids that must exist in the
+database or be created on an earlier line), all vectorised. Then the file is loaded in ONE
+transaction with its rollup deltas and its `ingest_log` row, and only then moves to `done/` (or is
+deleted).
+
+Exactly once, across crashes: a crash before COMMIT leaves nothing (the file is still in the spool and
+is loaded again); a crash after COMMIT but before the move leaves a file whose checksum `ingest_log`
+holds as 'ingested', so the next pass skips it (logging 'duplicate') and moves it on. A file dropped
+again with the same content is skipped the same way.
+
+Bad input never half-loads: a file with any problem moves to `rejected/` beside `<name>.reason`, which
+names the line (row, for Parquet) and field of each problem; the other files go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from store import rollups
+from store.errors import StoreError
+from store.spool_format import (
+    ALIASES,
+    ENTITIES,
+    FIELD_TYPES,
+    INT,
+    KINDS,
+    TEXT,
+    TS,
+    Kind,
+    resolve,
+)
+
+FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
+MAX_PROBLEMS = 20
+DEFAULT_WAL_LIMIT = 64 * 1024 * 1024
+# Up to this many ids, look them up through the primary-key index (DuckDB turns an IN list of
+# constants into an index scan up to its index_scan_max_count, 2048) instead of scanning the table.
+INDEX_LOOKUP_MAX = 2048
+_SEP = "\x1e"  # between the problems of one row
+_SEP_SQL = "chr(30)"
+
+# Insert order: entities before the events that refer to them (rollups join merchants, MPs).
+_INSERT_ORDER = [
+    "user",
+    "merchant",
+    "official_account",
+    "mini_program",
+    "wecom_enterprise",
+    "group",
+    "channel",
+    "channel_post",
+    "live_session",
+    "oa_article",
+    "transaction",
+    "payscore_order",
+    "session",
+    "oa_follow",
+    "oa_read",
+    "mp_visit",
+    "membership",
+    "wecom_contact",
+    "group_member",
+    "wecom_message",
+    "channel_view",
+]
+assert sorted(_INSERT_ORDER) == sorted(k for k, v in KINDS.items() if not v.update)
+
+
+# -- results and problems --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file is rejected: a line (row for Parquet; 0 = the whole file), a field and a message."""
+
+    line: int
+    field: str
+    message: str
+
+    def text(self, unit: str = "line") -> str:
+        where = f"{unit} {self.line}" if self.line > 0 else "file"
+        if self.field:
+            return f"{where}, field {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class Rejected(Exception):
+    """The file cannot be loaded; `problems` say where and why (`total` counts them all)."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None, unit: str = "line"):
+        problems = sorted(problems, key=lambda p: p.line)
+        super().__init__(problems[0].text(unit) if problems else "rejected")
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = max(total or 0, len(problems))
+        self.unit = unit
+
+
+@dataclass
+class FileResult:
+    """What happened to one spool file."""
+
+    name: str
+    outcome: str  # ingested | duplicate | rejected
+    rows: int = 0
+    size: int = 0
+    checksum: str = ""
+    kinds: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    total_problems: int = 0
+    unit: str = "line"
+    elapsed_s: float = 0.0
+    moved_to: Path | None = None
+
+
+# -- SQL text helpers (identifiers and constants of our own, never values from files) -------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _sql_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join(_sql_str(i) for i in items) + "]"
+
+
+def _int_list(ids: Iterable[int]) -> str:
+    """A SQL list of integer constants (ids read back from typed BIGINT columns, never text)."""
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
+
+
+# -- reading files ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Parsed:
+    """A file's rows as one Arrow table with `line` (int64) and `kind` (string, null if absent).
+
+    NDJSON keeps each line's `text` (typed per kind later); CSV and Parquet have field columns.
+    """
+
+    table: pa.Table
+    unit: str  # "line" or "row"
+    json: bool = False
+
+
+def _split_lines(raw: bytes) -> pa.Table:
+    """Physical lines of `raw` as (line, text); blank lines dropped, line numbers kept."""
+    parts = pc.split_pattern(pa.array([raw], pa.large_binary()), "\n").flatten()
+    n = len(parts)
+    if n and raw.endswith(b"\n"):
+        parts = parts.slice(0, n - 1)
+        n -= 1
+    try:
+        text = parts.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        for i, b in enumerate(raw.split(b"\n"), 1):
+            try:
+                b.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise Rejected([Problem(i, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise
+    t = pa.table({"line": pa.array(range(1, n + 1), pa.int64()), "text": text})
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+    if pc.any(blank).as_py():
+        t = t.filter(pc.invert(blank))
+    return t
+
+
+def _allowed_keys_sql(kind_expr: str) -> str:
+    """SQL: the list of keys a line of the kind `kind_expr` may have (NULL for an unknown kind)."""
+    whens = []
+    for name, k in KINDS.items():
+        names = [name] + [a for a, c in ALIASES.items() if c == name]
+        keys = _sql_list(["kind", *k.field_names])
+        whens.append(f"WHEN {kind_expr} IN ({', '.join(_sql_str(n) for n in names)}) THEN {keys}")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def parse_ndjson(cur: duckdb.DuckDBPyConnection, raw: bytes, name_kind: str | None) -> Parsed:
+    """NDJSON: one JSON object per line. Keys are checked here; values are typed per kind later."""
+    lines = _split_lines(raw)
+    cur.register("_spool_lines", lines)
+    kind = "json_extract_string(text, '$.kind')"
+    if name_kind is not None:
+        kind = f"coalesce({kind}, {_sql_str(name_kind)})"
+    try:
+        q = f"""
+            WITH p AS (SELECT line, text, {kind} AS kind, json_keys(text) AS _k FROM _spool_lines)
+            SELECT line, kind, text,
+              CASE
+                WHEN len(_k) = 0 THEN CASE WHEN json_type(text) = 'OBJECT' THEN '|empty object'
+                                           ELSE '|not a JSON object' END
+                WHEN len(_k) <> len(list_distinct(_k)) THEN '|a field appears twice'
+                ELSE list_filter(_k, lambda x: NOT list_contains({_allowed_keys_sql("kind")}, x))[1]
+                     || '|?'
+              END AS _json_problem
+            FROM p
+        """
+        try:
+            t = cur.sql(q).to_arrow_table()
+        except duckdb.InvalidInputException:
+            bad = cur.execute(
+                "SELECT line, left(text, 60) FROM _spool_lines WHERE NOT json_valid(text) "
+                f"ORDER BY line LIMIT {MAX_PROBLEMS}"
+            ).fetchall()
+            if not bad:
+                raise
+            total = cur.execute(
+                "SELECT count(*) FROM _spool_lines WHERE NOT json_valid(text)"
+            ).fetchall()[0][0]
+            raise Rejected(
+                [Problem(n, "", f"malformed JSON: {s!r}") for n, s in bad], total
+            ) from None
+    finally:
+        cur.unregister("_spool_lines")
+    jp = t.column("_json_problem")
+    if jp.null_count < len(jp):
+        bad = t.filter(pc.is_valid(jp))
+        problems = []
+        for line, k, p in zip(
+            bad.column("line").to_pylist()[:MAX_PROBLEMS],
+            bad.column("kind").to_pylist()[:MAX_PROBLEMS],
+            bad.column("_json_problem").to_pylist()[:MAX_PROBLEMS],
+            strict=True,
+        ):
+            fld, msg = p.split("|", 1)
+            if msg == "?":
+                msg = f"not a field of kind {k}" if fld in FIELD_TYPES else "unknown field"
+            problems.append(Problem(line, fld, msg))
+        raise Rejected(problems, bad.num_rows)
+    return Parsed(t.drop_columns(["_json_problem"]), "line", json=True)
+
+
+def parse_csv(raw: bytes) -> Parsed:
+    """CSV with a header line; every value is read as text (empty = missing) and typed later."""
+    import csv
+
+    import pyarrow.csv as pacsv
+
+    head = raw.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    names = next(csv.reader([head]), [])
+    if not names or not any(n.strip() for n in names):
+        raise Rejected([Problem(1, "", "no header line")])
+    bad_rows: list[Problem] = []
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append(
+            Problem(
+                row.number or 0,
+                "",
+                f"expected {row.expected_columns} values, found {row.actual_columns}",
+            )
+        )
+        return "skip"
+
+    try:
+        t = pacsv.read_csv(
+            pa.BufferReader(raw),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        for i, b in enumerate(raw.split(b"\n"), 1):
+            try:
+                b.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise Rejected([Problem(i, "", f"not UTF-8 text ({e.reason})")]) from None
+        raise Rejected([Problem(0, "", f"malformed CSV: {str(exc).splitlines()[0]}")]) from None
+    if bad_rows:
+        if any(p.line == 0 for p in bad_rows):  # row numbers are known only single-threaded
+            bad_rows.clear()
+            pacsv.read_csv(
+                pa.BufferReader(raw),
+                read_options=pacsv.ReadOptions(use_threads=False),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}),
+            )
+        raise Rejected(bad_rows)
+    t = t.append_column("line", pa.array(range(2, t.num_rows + 2), pa.int64()))
+    if "kind" not in t.column_names:
+        t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
+    return Parsed(t, "line")
+
+
+def parse_parquet(raw: bytes) -> Parsed:
+    """Parquet: typed columns (timestamps must carry a time zone); rows are numbered from 1."""
+    import pyarrow.parquet as pq
+
+    try:
+        t = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise Rejected(
+            [Problem(0, "", f"not a Parquet file: {str(exc).splitlines()[0]}")], unit="row"
+        ) from None
+    t = t.append_column("line", pa.array(range(1, t.num_rows + 1), pa.int64()))
+    if "kind" not in t.column_names:
+        t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
+    elif not pa.types.is_string(t.schema.field("kind").type):
+        try:
+            i = t.schema.get_field_index("kind")
+            t = t.set_column(i, "kind", t.column("kind").cast(pa.string()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise Rejected(
+                [Problem(0, "kind", "the kind column is not text")], unit="row"
+            ) from None
+    return Parsed(t, "row")
+
+
+# Timestamps stay text in the fast NDJSON reader: pyarrow would parse "12:00" and "12:00+08:00"
+# alike into naive instants, and a missing UTC offset must be rejected, not guessed.
+_JSON_TEXT = pa.schema([(n, pa.string()) for n, t in FIELD_TYPES.items() if t == TS])
+
+
+_JSON_THREADS = os.environ.get("ECOTOP_JSON_THREADS", "1") != "0"
+
+
+def read_ndjson_fast(raw: bytes) -> pa.Table | None:
+    """NDJSON through pyarrow's reader (types inferred per column), or None when the file needs
+    the line-by-line path: malformed JSON, a type that changes between lines, duplicate keys,
+    non-object lines, or blank lines (which would shift row numbers off line numbers)."""
+    import pyarrow.json as pj
+
+    try:
+        t = pj.read_json(
+            pa.BufferReader(raw),
+            read_options=pj.ReadOptions(use_threads=_JSON_THREADS, block_size=4 << 20),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_JSON_TEXT, unexpected_field_behavior="infer"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # pyarrow skips blank lines: then rows are not lines, and the line-by-line reader numbers them.
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw.strip() else 1)
+    if t.num_rows != lines:
+        return None
+    # Columns the schema named but no line has are all-null text: drop them.
+    drop = [
+        n for n in _JSON_TEXT.names if n in t.column_names and t.column(n).null_count == t.num_rows
+    ]
+    return t.drop_columns(drop) if drop else t
+
+
+def parse(cur: duckdb.DuckDBPyConnection, raw: bytes, fmt: str, name_kind: str | None) -> Parsed:
+    """The rows of a file's bytes in format `fmt` (ndjson, csv, parquet); raises Rejected."""
+    if fmt == "ndjson":
+        t = read_ndjson_fast(raw)
+        if t is None:
+            return parse_ndjson(cur, raw, name_kind)
+        t = t.append_column("line", pa.array(range(1, t.num_rows + 1), pa.int64()))
+        if "kind" not in t.column_names:
+            t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
+        elif not pa.types.is_string(t.schema.field("kind").type):
+            return parse_ndjson(cur, raw, name_kind)
+        parsed = Parsed(t, "line")
+    else:
+        parsed = parse_csv(raw) if fmt == "csv" else parse_parquet(raw)
+    unknown = [
+        n for n in parsed.table.column_names if n not in FIELD_TYPES and n not in ("kind", "line")
+    ]
+    if unknown:
+        raise Rejected(
+            [_first_value(parsed, n, "unknown field") for n in unknown],
+            unit=parsed.unit,
+        )
+    if name_kind is not None:
+        kc = parsed.table.column("kind")
+        if kc.null_count:
+            i = parsed.table.schema.get_field_index("kind")
+            parsed.table = parsed.table.set_column(i, "kind", pc.fill_null(kc, name_kind))
+    return parsed
+
+
+def _first_value(parsed: Parsed, column: str, message: str) -> Problem:
+    """A problem at the first row where `column` has a value (line 1 = the CSV header if none)."""
+    col = parsed.table.column(column)
+    if col.null_count == len(col):
+        return Problem(1 if parsed.unit == "line" else 0, column, message)
+    i = pc.index(pc.is_valid(col), True).as_py()
+    return Problem(parsed.table.column("line")[i].as_py(), column, message)
+
+
+def split_by_kind(t: pa.Table) -> list[tuple[str | None, pa.Table]]:
+    """The rows of each `kind` value (null included) as slices, in order of first line."""
+    n = t.num_rows
+    if n == 0:
+        return []
+    kc = t.column("kind").combine_chunks()
+    if kc.null_count == 0:
+        change = pc.not_equal(kc.slice(1), kc.slice(0, n - 1))
+        runs = 1 + pc.sum(change).as_py() if n > 1 else 1
+        distinct = len(pc.unique(kc))
+    else:
+        runs, distinct = -1, 0
+    if runs != distinct:  # not grouped by kind: sort (stable, by kind then line)
+        t = t.take(pc.sort_indices(t, [("kind", "ascending"), ("line", "ascending")]))
+        kc = t.column("kind").combine_chunks()
+    # Boundaries where the kind changes (null compares as its own value).
+    vals = kc.to_pylist() if n <= 1 else None
+    if vals is None:
+        filled = pc.fill_null(kc, "\x00null")
+        change = pc.not_equal(filled.slice(1), filled.slice(0, n - 1))
+        idx = pc.indices_nonzero(change).to_pylist()
+        starts = [0] + [i + 1 for i in idx]
+    else:
+        starts = [0]
+    ends = starts[1:] + [n]
+    out = []
+    for s, e in zip(starts, ends, strict=True):
+        out.append((kc[s].as_py(), t.slice(s, e - s)))
+    out.sort(key=lambda p: p[1].column("line")[0].as_py())
+    return out
+
+
+# -- typing and checking one kind --------------------------------------------------------------------
+
+
+def _cast(name: str, target: str, src: pa.DataType | None) -> tuple[str, list[tuple[str, str]]]:
+    """SQL of a field's typed value from source column r.<name>, and (bad-when, message) checks."""
+    if src is None:
+        return f"NULL::{target}", []
+    x = f"r.{_q(name)}"
+    shown = f"left({x}::VARCHAR, 40)"
+    text = pa.types.is_string(src) or pa.types.is_large_string(src)
+    if pa.types.is_dictionary(src):
+        text = pa.types.is_string(src.value_type) or pa.types.is_large_string(src.value_type)
+    if not text and (pa.types.is_nested(src) or pa.types.is_binary(src)):
+        return f"NULL::{target}", [(f"{x} IS NOT NULL", f"'wrong type ({src})'")]
+    if not text and pa.types.is_boolean(src) and target != "BOOLEAN":
+        return f"NULL::{target}", [(f"{x} IS NOT NULL", "'wrong type (true/false)'")]
+    if target == TEXT:
+        return f"{x}::VARCHAR", []
+    if target == TS:
+        if pa.types.is_timestamp(src) and src.tz is None:
+            return f"NULL::{TS}", [
+                (f"{x} IS NOT NULL", "'a timestamp without time zone; write UTC instants'")
+            ]
+        if pa.types.is_timestamp(src):
+            return f"{x}::TIMESTAMPTZ", []
+        if not text:
+            return f"NULL::{TS}", [(f"{x} IS NOT NULL", f"'not a timestamp: ' || {shown}")]
+        v = f"TRY_CAST({x} AS TIMESTAMPTZ)"
+        return v, [
+            (f"{x} IS NOT NULL AND {v} IS NULL", f"'not a timestamp: ' || {shown}"),
+            (
+                f"{v} IS NOT NULL AND NOT regexp_matches({x}, '([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)$')",
+                f"'no UTC offset in ' || {shown} || ' (end it with Z or +08:00)'",
+            ),
+        ]
+    if target in ("BIGINT", INT):
+        if pa.types.is_integer(src):
+            if target == "BIGINT" and src.bit_width <= 64 and src != pa.uint64():
+                return f"{x}::BIGINT", []
+            v = f"TRY_CAST({x} AS {target})"
+            return v, [(f"{x} IS NOT NULL AND {v} IS NULL", f"'out of range: ' || {shown}")]
+        v = f"TRY_CAST({x} AS {target})"
+        return v, [
+            (
+                f"{x} IS NOT NULL AND ({v} IS NULL OR TRY_CAST({x} AS DOUBLE) <> {v})",
+                f"'not an integer: ' || {shown}",
+            )
+        ]
+    if target == "DOUBLE":
+        v = f"TRY_CAST({x} AS DOUBLE)"
+        return v, [
+            (f"{x} IS NOT NULL AND {v} IS NULL", f"'not a number: ' || {shown}"),
+            (f"isnan({v}) OR isinf({v})", "'not a finite number'"),
+        ]
+    if target.startswith("DECIMAL"):
+        if pa.types.is_decimal(src) and src.scale <= 2 and src.precision - src.scale <= 16:
+            return f"{x}::{target}", []
+        v = f"TRY_CAST({x} AS {target})"
+        fine = f"TRY_CAST({x} AS DECIMAL(38,9))"
+        return v, [
+            (
+                f"{x} IS NOT NULL AND ({v} IS NULL OR {fine} IS NULL)",
+                f"'not an amount: ' || {shown}",
+            ),
+            (f"{fine} <> {v}", f"'more than 2 decimal places: ' || {shown}"),
+        ]
+    if target == "BOOLEAN":
+        if pa.types.is_boolean(src):
+            return x, []
+        v = f"TRY_CAST({x} AS BOOLEAN)"
+        return v, [(f"{x} IS NOT NULL AND {v} IS NULL", f"'not true or false: ' || {shown}")]
+    raise AssertionError(target)
+
+
+def _problems_sql(checks: list[tuple[str, str, str]]) -> str:
+    """SQL: every failed check of a row as 'field|message', joined by chr(30); NULL if none."""
+    if not checks:
+        return "NULL::VARCHAR"
+    parts = [
+        f"CASE WHEN {bad} THEN {_sql_str(fld + '|')} || ({msg}) END" for bad, fld, msg in checks
+    ]
+    # Messages are built only for the rows that fail a check (CASE evaluates THEN on those only).
+    anyfail = " OR ".join(f"({bad})" for bad, _, _ in checks)
+    return f"CASE WHEN {anyfail} THEN concat_ws({_SEP_SQL}, {', '.join(parts)}) END"
+
+
+def stage_sql(kind: Kind, source: str, types: dict[str, pa.DataType]) -> str:
+    """SELECT of one kind's rows from relation `source` (line + field columns of types `types`):
+    typed columns named as the table's, and `_problem` (NULL for a good row)."""
+    inner, first = ["r.line"], []
+    for f in kind.fields:
+        v, checks = _cast(f.name, f.type, types.get(f.name))
+        inner.append(f"{v} AS {_q(f.col)}")
+        if f.required:
+            src = f"r.{_q(f.name)}" if f.name in types else "NULL"
+            first.append((f"{src} IS NULL", f.name, "'missing'"))
+        first += [(bad, f.name, msg) for bad, msg in checks]
+    second = []  # checks of typed values, in an outer query over the inner one (t.<col>)
+    for f in kind.fields:
+        t = f"t.{_q(f.col)}"
+        if f.enum:
+            label = f"must be one of {', '.join(f.enum)}, not "
+            second.append(
+                (
+                    f"{t} NOT IN ({', '.join(map(_sql_str, f.enum))})",
+                    f.name,
+                    f"{_sql_str(label)} || {t}",
+                )
+            )
+        if f.nonneg:
+            second.append((f"{t} < 0", f.name, "'must not be negative'"))
+    for c in kind.checks:
+        sql = c.sql.format(**{f.name: f"t.{_q(f.col)}" for f in kind.fields})
+        second.append((sql, c.field, _sql_str(c.message)))
+    cols = ", ".join(f"t.{_q(f.col)}" for f in kind.fields)
+    p2 = _problems_sql(second)
+    return (
+        f"SELECT t.line, {cols}, CASE WHEN t._p1 IS NULL THEN {p2} "
+        f"ELSE concat_ws({_SEP_SQL}, t._p1, {p2}) END AS _problem FROM ("
+        f"SELECT {', '.join(inner)}, {_problems_sql(first)} AS _p1 FROM {source} r) t"
+    )
+
+
+def _json_spec(kind: Kind) -> str:
+    return _sql_str(json.dumps({f.name: "VARCHAR" for f in kind.fields}))
+
+
+# -- the loader ------------------------------------------------------------------------------------
+
+
+def sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def file_kind(name: str) -> str | None:
+    """The kind a file's name declares (`transaction-0001.csv` -> transaction), or None."""
+    stem = name.split(".", 1)[0]
+    return resolve(stem.split("-", 1)[0])
+
+
+def file_format(name: str) -> str | None:
+    """ndjson, csv or parquet from the file's extension, or None."""
+    return FORMATS.get(Path(name).suffix.lower())
+
+
+def _rows_problems(t: pa.Table, column: str = "_problem") -> tuple[list[Problem], int]:
+    """The problems of a staged table's problem column (first MAX_PROBLEMS rows) and bad-row count."""
+    col = t.column(column)
+    if col.null_count == len(col):
+        return [], 0
+    bad = t.filter(pc.is_valid(col))
+    out = []
+    lines = bad.column("line").to_pylist()[:MAX_PROBLEMS]
+    for line, p in zip(lines, bad.column(column).to_pylist()[:MAX_PROBLEMS], strict=True):
+        for one in p.split(_SEP):
+            fld, msg = one.split("|", 1)
+            out.append(Problem(line, fld, msg))
+    return out, bad.num_rows
+
+
+class Loader:
+    """Loads spool files into an open writable database on one cursor (one thread).
+
+    `load(name, raw)` does everything for one file except moving it; `Spool` decides where it goes.
+    `timings` sums seconds per phase over files (for benchmarks).
+    """
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self.cur = cur
+        self._views: list[str] = []
+        self._temps: list[str] = []
+        self._sizes: dict[str, int] | None = None
+        self.typed: dict[str, pa.Table] = {}  # the file's rows per kind, typed (table column names)
+        self.timings: dict[str, float] = {}
+        self._tables = {
+            r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+
+    def _lap(self, phase: str, t0: float) -> float:
+        t = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + (t - t0)
+        return t
+
+    # Public ------------------------------------------------------------------------------------
+
+    def already_ingested(self, checksum: str) -> bool:
+        rows = self.cur.execute(
+            "SELECT 1 FROM ingest_log WHERE checksum = $c AND outcome = 'ingested' LIMIT 1",
+            {"c": checksum},
+        ).fetchall()
+        return bool(rows)
+
+    def log(self, name: str, size: int, checksum: str, rows: int, outcome: str) -> None:
+        self.cur.execute(
+            "INSERT INTO ingest_log VALUES ($n, $s, $c, $r, now(), $o)",
+            {"n": name, "s": size, "c": checksum, "r": rows, "o": outcome},
+        )
+
+    def load(
+        self, name: str, raw: bytes, *, crash: Callable[[str], None] | None = None
+    ) -> FileResult:
+        """Validate and load one file's bytes in one transaction (with rollups and ingest_log).
+
+        A file whose checksum is already ingested is only logged ('duplicate'). Raises Rejected for
+        bad input, having written nothing. `crash(point)` is a test hook called at
+        'before_commit' and 'after_commit'.
+        """
+        t0 = time.perf_counter()
+        res = FileResult(name, "ingested", size=len(raw), checksum=sha256(raw))
+        if self.already_ingested(res.checksum):
+            res.outcome = "duplicate"
+            self.log(name, res.size, res.checksum, 0, "duplicate")
+            res.elapsed_s = time.perf_counter() - t0
+            return res
+        fmt = file_format(name)
+        if fmt is None:
+            raise Rejected(
+                [
+                    Problem(
+                        0,
+                        "",
+                        f"unknown file type {Path(name).suffix!r}; "
+                        "use .ndjson, .jsonl, .csv or .parquet",
+                    )
+                ]
+            )
+        unit = "row" if fmt == "parquet" else "line"
+        try:
+            t = self._lap("checksum", t0)
+            name_kind = file_kind(name)
+            parsed = parse(self.cur, raw, fmt, name_kind)
+            t = self._lap("parse", t)
+            staged = self._stage(parsed, name_kind)
+            t = self._lap("stage", t)
+            self._check_refs(staged)
+            self._lap("refs", t)
+            res.rows = parsed.table.num_rows
+            res.kinds = dict(staged)
+            self._write(res, staged, crash)
+        except Rejected as exc:
+            exc.unit = unit
+            raise
+        finally:
+            self._cleanup()
+        res.elapsed_s = time.perf_counter() - t0
+        return res
+
+    def _register(self, name: str, table: pa.Table) -> None:
+        self.cur.register(name, table)
+        self._views.append(name)
+
+    def _temp(self, name: str, sql: str) -> None:
+        self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self._temps.append(name)
+
+    def _cleanup(self) -> None:
+        for n in self._views:
+            with contextlib.suppress(duckdb.Error):
+                self.cur.unregister(n)
+        for n in self._temps:
+            with contextlib.suppress(duckdb.Error):
+                self.cur.execute(f"DROP TABLE IF EXISTS {n}")
+        self._views, self._temps = [], []
+        self._sizes = None
+        self.typed = {}
+
+    # Staging -----------------------------------------------------------------------------------
+
+    def _stage(self, parsed: Parsed, name_kind: str | None) -> dict[str, int]:
+        """Type every kind of the file into Arrow (self.typed[kind], registered as _s_<kind>).
+
+        Typed columns in, typed columns out: pyarrow casts and checks each kind (no SQL to plan);
+        when anything is off, the kind goes through DuckDB's TRY_CAST checks, which name the line
+        and field of every problem and decide (NDJSON that needed the line-by-line reader always
+        goes that way). Returns rows per kind.
+        """
+        groups: dict[str, list[pa.Table]] = {}
+        problems: list[Problem] = []
+        for raw_kind, part in split_by_kind(parsed.table):
+            first = part.column("line")[0].as_py()
+            k = resolve(raw_kind) if raw_kind is not None else None
+            if k is None:
+                why = (
+                    "missing (name the file <kind>-*.<ext> or give each row a kind)"
+                    if raw_kind is None
+                    else f"unknown event kind {raw_kind!r}"
+                )
+                problems.append(Problem(first, "kind", why))
+            else:
+                groups.setdefault(k, []).append(part)
+        if problems:
+            raise Rejected(problems)
+        total = 0
+        out: dict[str, int] = {}
+        for k, parts in groups.items():
+            kind = KINDS[k]
+            part = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+            typed = None
+            if not parsed.json:
+                problems += _foreign_values(kind, part)
+                typed = arrow_stage(kind, part)
+            if typed is None:
+                typed, found, n_bad = self._duckdb_stage(kind, part, parsed.json)
+                problems += found
+                total += n_bad
+                if found:
+                    continue
+            if kind.key and not kind.update:
+                problems += _duplicate_keys(kind, typed)
+            out[k] = typed.num_rows
+            self.typed[k] = typed
+            self._register(f"_s_{k}", typed)
+        if problems:
+            raise Rejected(problems, total)
+        return out
+
+    def _duckdb_stage(
+        self, kind: Kind, part: pa.Table, json_lines: bool
+    ) -> tuple[pa.Table, list[Problem], int]:
+        """Type one kind's rows with DuckDB's TRY_CAST checks: (typed, problems, bad rows)."""
+        if json_lines:
+            self._register("_w", part.select(["line", "text"]))
+            source = f"(SELECT line, unnest(json_transform(text, {_json_spec(kind)})) FROM _w)"
+            types = {f.name: pa.string() for f in kind.fields}
+        else:
+            names = [n for n in kind.field_names if n in part.column_names]
+            self._register("_w", part.select(["line", *names]))
+            source = "_w"
+            types = {n: part.schema.field(n).type for n in names}
+        typed = self.cur.sql(stage_sql(kind, source, types)).to_arrow_table()
+        self.cur.unregister("_w")
+        self._views.remove("_w")
+        found, n_bad = _rows_problems(typed)
+        return typed.drop_columns(["_problem"]), found, n_bad
+
+    def _check_refs(self, staged: dict[str, int]) -> None:
+        """Every id must exist in the database or be created on an earlier line of this file.
+
+        Per referenced kind: the distinct ids that this file does not create are looked up in the
+        database (through the primary-key index when they are few, else by one anti-join); rows
+        referring to a missing id, or to one this file creates only on a later line, are problems.
+        Keys of update events are looked up when the update is applied.
+        """
+        targets: dict[str, list[tuple[str, Any]]] = {}
+        for k in staged:
+            kind = KINDS[k]
+            for f in kind.fields:
+                if f.ref:
+                    targets.setdefault(f.ref, []).append(
+                        (f.name, (k, f, kind.update and f.name == kind.key))
+                    )
+        problems: list[Problem] = []
+        for target, refs in targets.items():
+            table, key = ENTITIES[target]
+            what = target.replace("_", " ")
+            created = self.typed.get(target)
+            created_ids = created.column(key) if created is not None else None
+            lookups = [self.typed[k].column(f.col) for _, (k, f, upd) in refs if not upd]
+            if lookups:
+                ids = pc.unique(
+                    pa.chunked_array([c for col in lookups for c in col.chunks])
+                    .combine_chunks()
+                    .drop_null()
+                )
+                if created_ids is not None and len(ids):
+                    ids = ids.filter(pc.invert(pc.is_in(ids, value_set=created_ids)))
+                missing = self._missing(table, key, ids) if len(ids) else None
+                if missing is not None and len(missing):
+                    for _, (k, f, upd) in refs:
+                        if upd:
+                            continue
+                        t = self.typed[k]
+                        bad = pc.is_in(t.column(f.col), value_set=missing)
+                        problems += _masked(
+                            t,
+                            bad,
+                            f.name,
+                            lambda v, w=what: (
+                                f"{w} {v} does not exist (not in the database nor "
+                                "earlier in this file)"
+                            ),
+                            f.col,
+                        )
+            if created_ids is not None:
+                created_lines = created.column("line")
+                for _, (k, f, _upd) in refs:
+                    t = self.typed[k]
+                    pos = pc.index_in(t.column(f.col), value_set=created_ids)
+                    at = pc.take(created_lines, pos)
+                    bad = pc.greater_equal(at, t.column("line"))
+                    if pc.any(bad).as_py():
+                        problems += _masked(
+                            t,
+                            bad,
+                            f.name,
+                            lambda v, w=what: (
+                                f"{w} {v} is created only on a later line of this file"
+                            ),
+                            f.col,
+                        )
+        if problems:
+            raise Rejected(problems)
+
+    def _missing(self, table: str, key: str, ids: pa.Array) -> pa.Array:
+        """Those of the distinct `ids` that `table` does not hold."""
+        cur = self.cur
+        if len(ids) <= INDEX_LOOKUP_MAX and len(ids) * 100 < self._table_rows(table):
+            # Few ids, big table: an IN list of constants is a primary-key index lookup.
+            found = cur.sql(
+                f"SELECT {_q(key)} FROM {table} WHERE {_q(key)} IN ({_int_list(ids.to_pylist())})"
+            ).to_arrow_table()
+            return ids.filter(pc.invert(pc.is_in(ids, value_set=found.column(0))))
+        self._register("_ids", pa.table({"id": ids}))
+        out = cur.sql(
+            f"SELECT c.id FROM _ids c ANTI JOIN {table} t ON t.{_q(key)} = c.id"
+        ).to_arrow_table()
+        cur.unregister("_ids")
+        self._views.remove("_ids")
+        return out.column(0).combine_chunks()
+
+    def _table_rows(self, table: str) -> int:
+        """Estimated rows of a table (read once per file)."""
+        if self._sizes is None:
+            self._sizes = dict(
+                self.cur.execute(
+                    "SELECT table_name, estimated_size FROM duckdb_tables() WHERE NOT temporary"
+                ).fetchall()
+            )
+        return int(self._sizes.get(table) or 0)
+
+    # Writing -----------------------------------------------------------------------------------
+
+    def _write(
+        self, res: FileResult, staged: dict[str, int], crash: Callable[[str], None] | None
+    ) -> None:
+        cur = self.cur
+        t = time.perf_counter()
+        cur.execute("BEGIN")
+        try:
+            inserts = [k for k in _INSERT_ORDER if k in staged]
+            for k in inserts:
+                kind = KINDS[k]
+                cols = ", ".join(_q(f.col) for f in kind.fields)
+                try:
+                    cur.execute(f"INSERT INTO {kind.table} ({cols}) SELECT {cols} FROM _s_{k}")
+                except duckdb.ConstraintException as exc:
+                    cur.execute("ROLLBACK")
+                    raise self._diagnose_constraint(k, exc) from None
+            t = self._lap("insert", t)
+            if inserts:
+                rollups.apply(cur, {KINDS[k].table: f"_s_{k}" for k in inserts})
+            t = self._lap("rollups", t)
+            for table in sorted({KINDS[k].table for k in staged if KINDS[k].update}):
+                kinds = [k for k in staged if KINDS[k].update and KINDS[k].table == table]
+                self._apply_updates(table, kinds)
+            t = self._lap("updates", t)
+            self.log(res.name, res.size, res.checksum, res.rows, "ingested")
+            if crash:
+                crash("before_commit")
+            cur.execute("COMMIT")
+            self._lap("commit", t)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise
+        if crash:
+            crash("after_commit")
+
+    def _diagnose_constraint(self, k: str, exc: Exception) -> Rejected:
+        kind = KINDS[k]
+        if kind.key:
+            key = _q(kind.key)
+            rows = self.cur.execute(
+                f"SELECT s.line, s.{key} FROM _s_{k} s SEMI JOIN {kind.table} t "
+                f"ON t.{key} = s.{key} ORDER BY s.line LIMIT {MAX_PROBLEMS}"
+            ).fetchall()
+            if rows:
+                return Rejected(
+                    [Problem(n, kind.key, f"{v} already exists in the database") for n, v in rows]
+                )
+        first = str(exc).splitlines()[0]
+        return Rejected([Problem(0, "", f"the database refused the {k} rows: {first}")])
+
+    def _apply_updates(self, table: str, kinds: list[str]) -> None:
+        """Apply the update events of `table` in line order, each checked against the row's state.
+
+        The touched rows are read once (_old, through the primary-key index when few), updated in
+        Arrow round by round (round r applies each key's r-th update, checked against the state
+        the previous round left), written back with one UPDATE, and their rollup deltas are
+        computed from old and new versions of those rows only.
+        """
+        cur = self.cur
+        spec = _UPDATES[table]
+        key = spec["key"]
+        qkey = _q(key)
+        parts = []
+        for k in kinds:
+            t = self.typed[k]
+            n = t.num_rows
+            arrays = [t.column("line"), pa.array([k] * n, pa.string())]
+            for c, typ in spec["fields"].items():
+                arrays.append(
+                    t.column(c) if c in t.column_names else pa.nulls(n, _ARROW_TYPES[typ])
+                )
+            parts.append(pa.Table.from_arrays(arrays, names=["line", "kind", *spec["fields"]]))
+        u = pa.concat_tables(parts).combine_chunks()
+        keys = pc.unique(u.column(key))
+        if len(keys) == u.num_rows:
+            u = u.append_column("rnk", pa.array([1] * u.num_rows, pa.int64()))
+        else:
+            self._register("_ua", u)
+            u = cur.sql(
+                f"SELECT *, row_number() OVER (PARTITION BY {qkey} ORDER BY line) AS rnk FROM _ua"
+            ).to_arrow_table()
+        self._register("_u", u)
+        # Few keys: an IN list of constants goes through the primary-key index, not a table scan.
+        where = (
+            f"t.{qkey} IN ({_int_list(keys.to_pylist())})"
+            if len(keys) <= INDEX_LOOKUP_MAX
+            else f"t.{qkey} IN (SELECT {qkey} FROM _u)"
+        )
+        old = cur.sql(f"SELECT t.* FROM {table} t WHERE {where}").to_arrow_table()
+        if old.num_rows < len(keys):
+            bad = pc.invert(pc.is_in(u.column(key), value_set=old.column(key)))
+            what = spec["what"]
+            raise Rejected(
+                _masked(
+                    u,
+                    bad,
+                    key,
+                    lambda v: (
+                        f"{what} {v} does not exist (not in the database nor earlier in this file)"
+                    ),
+                    key,
+                )
+            )
+        self._register("_old", old)
+        cols = old.column_names
+        select = ", ".join(
+            f"CASE WHEN u.line IS NULL THEN t.{_q(c)} ELSE {spec['set'][c]} END AS {_q(c)}"
+            if c in spec["set"]
+            else f"t.{_q(c)}"
+            for c in cols
+        )
+        current = old
+        rounds = pc.max(u.column("rnk")).as_py() or 0
+        for r in range(1, rounds + 1):
+            self._register("_cur", current)
+            self._register("_ur", u.filter(pc.equal(u.column("rnk"), r)))
+            new = cur.sql(
+                f"SELECT {select}, CASE WHEN u.line IS NOT NULL THEN {spec['problem']} END AS _p, "
+                f"u.line AS _line FROM _cur t LEFT JOIN _ur u ON u.{qkey} = t.{qkey}"
+            ).to_arrow_table()
+            found, _ = _rows_problems(new.rename_columns([*cols, "_p", "line"]), "_p")
+            if found:
+                raise Rejected(found)
+            current = new.select(cols)
+        self._register("_cur", current)
+        changed = ", ".join(f"{_q(c)} = n.{_q(c)}" for c in spec["set"])
+        cur.execute(
+            f"UPDATE {table} t SET {changed} FROM _cur n WHERE t.{qkey} = n.{qkey} AND {where}"
+        )
+        if table == "transactions":
+            refund_deltas(cur, "_old", "_cur", tables=self._tables)
+        else:
+            update_deltas(cur, table, "_old", "_cur")
+
+
+_ARROW_TYPES = {
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DECIMAL(18,2)": pa.decimal128(18, 2),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "VARCHAR": pa.string(),
+}
+
+
+def _arrow_cast(arr: Any, target: pa.DataType) -> Any:
+    """`arr` as `target`, or None unless that is exact (then DuckDB's checks decide)."""
+    src = arr.type
+    if src == target:
+        return arr
+    if pa.types.is_dictionary(src):
+        arr = arr.cast(src.value_type)
+        src = arr.type
+    if pa.types.is_nested(src) or pa.types.is_binary(src) or pa.types.is_null(src):
+        return None if arr.null_count < len(arr) else pa.nulls(len(arr), target)
+    if pa.types.is_boolean(src) != pa.types.is_boolean(target):
+        return None
+    if pa.types.is_timestamp(target) and pa.types.is_timestamp(src) and src.tz is None:
+        return None  # a naive instant is rejected, not guessed
+    if pa.types.is_string(target) and not (
+        pa.types.is_string(src) or pa.types.is_large_string(src)
+    ):
+        return None  # DuckDB decides how to show a number as text
+    try:
+        out = arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if pa.types.is_decimal(target) and pa.types.is_floating(src):
+        # float -> decimal rounds: 12.345 must be refused, not become 12.35
+        back = pc.cast(out, pa.float64())
+        if not pc.all(pc.equal(back, arr)).as_py():
+            return None
+    return out
+
+
+def arrow_stage(kind: Kind, part: pa.Table) -> pa.Table | None:
+    """One kind's rows typed with pyarrow (columns named as the table's, plus `line`), or None
+    when a value needs a cast pyarrow will not do exactly, or any check fails."""
+    n = part.num_rows
+    cols: dict[str, Any] = {}
+    for f in kind.fields:
+        target = _ARROW_TYPES[f.type]
+        if f.name not in part.column_names:
+            if f.required:
+                return None
+            cols[f.name] = pa.nulls(n, target)
+            continue
+        arr = _arrow_cast(part.column(f.name), target)
+        if arr is None or (f.required and arr.null_count):
+            return None
+        if pa.types.is_floating(target) and pc.any(pc.invert(pc.is_finite(arr))).as_py():
+            return None
+        if f.enum and not pc.all(pc.is_in(arr, value_set=pa.array(f.enum))).as_py():
+            return None
+        if f.nonneg and pc.any(pc.less(arr, 0)).as_py():
+            return None
+        cols[f.name] = arr
+    for c in kind.checks:
+        if pc.any(c.arrow(cols)).as_py():
+            return None
+    return pa.Table.from_arrays(
+        [part.column("line"), *(cols[f.name] for f in kind.fields)],
+        names=["line", *(f.col for f in kind.fields)],
+    )
+
+
+def _masked(
+    t: pa.Table, mask: Any, field_name: str, message: Callable[[Any], str], col: str
+) -> list[Problem]:
+    """Problems for the first rows of `t` where `mask` is true."""
+    idx = pc.indices_nonzero(pc.fill_null(mask, False)).slice(0, MAX_PROBLEMS)
+    lines = pc.take(t.column("line"), idx).to_pylist()
+    vals = pc.take(t.column(col), idx).to_pylist()
+    return [Problem(n, field_name, message(v)) for n, v in zip(lines, vals, strict=True)]
+
+
+def _foreign_values(kind: Kind, part: pa.Table) -> list[Problem]:
+    """Values in columns that belong to other kinds, in rows of `kind` (a wide CSV or Parquet)."""
+    out = []
+    mine = set(kind.field_names)
+    for name in part.column_names:
+        if name in mine or name in ("kind", "line"):
+            continue
+        col = part.column(name)
+        if col.null_count < len(col):
+            i = pc.index(pc.is_valid(col), True).as_py()
+            out.append(
+                Problem(part.column("line")[i].as_py(), name, f"not a field of kind {kind.name}")
+            )
+    return out
+
+
+def _duplicate_keys(kind: Kind, typed: pa.Table) -> list[Problem]:
+    """Rows creating a key that an earlier row of the same file already created."""
+    assert kind.key is not None
+    col = typed.column(kind.get(kind.key).col)
+    if pc.count_distinct(col).as_py() == len(col):
+        return []
+    lines = typed.column("line").to_pylist()
+    seen: dict[Any, int] = {}
+    out = []
+    for line, v in zip(lines, col.to_pylist(), strict=True):
+        if v in seen:
+            out.append(
+                Problem(line, kind.key, f"{v} appears twice in this file (also line {seen[v]})")
+            )
+            if len(out) >= MAX_PROBLEMS:
+                break
+        else:
+            seen[v] = line
+    return out
+
+
+# Update kinds per target table: the key, the fields of the update relation (u), the problem of an
+# update against the row's current state (t) as 'field|message', and the new values.
+_UPDATES: dict[str, dict[str, Any]] = {
+    "transactions": {
+        "key": "tx_id",
+        "what": "transaction",
+        "fields": {"tx_id": "BIGINT", "ts": "TIMESTAMPTZ"},
+        "problem": """CASE
+            WHEN t.status <> 'success' THEN 'tx_id|payment ' || t.tx_id || ' is ' || t.status
+                 || '; only a successful payment can be refunded'
+            WHEN u.ts < t.ts THEN 'ts|refund before the payment (' || t.ts || ')'
+          END""",
+        "set": {"status": "'refunded'", "refunded_at": "u.ts"},
+    },
+    "payscore_orders": {
+        "key": "order_id",
+        "what": "payscore order",
+        "fields": {
+            "order_id": "BIGINT",
+            "ts": "TIMESTAMPTZ",
+            "amount": "DECIMAL(18,2)",
+            "state": "VARCHAR",
+        },
+        "problem": """CASE
+            WHEN u.kind IN ('payscore_complete', 'payscore_cancel')
+                 AND t.state NOT IN ('created', 'doing')
+              THEN 'order_id|order ' || t.order_id || ' is already ' || t.state
+            WHEN u.kind = 'payscore_collect' AND t.state <> 'done'
+              THEN 'order_id|order ' || t.order_id || ' is ' || t.state || ', not done'
+            WHEN u.kind = 'payscore_collect' AND t.paid_at IS NOT NULL
+              THEN 'order_id|order ' || t.order_id || ' is already paid'
+            WHEN u.kind = 'payscore_collect' AND u.ts < t.completed_at
+              THEN 'ts|collected before the order was completed (' || t.completed_at || ')'
+            WHEN u.ts < t.ts THEN 'ts|before the order was created (' || t.ts || ')'
+          END""",
+        "set": {
+            "state": "CASE u.kind WHEN 'payscore_complete' THEN 'done' WHEN 'payscore_cancel' "
+            "THEN u.state ELSE t.state END",
+            "completed_at": "CASE u.kind WHEN 'payscore_complete' THEN u.ts ELSE t.completed_at END",
+            "paid_at": "CASE u.kind WHEN 'payscore_collect' THEN u.ts ELSE t.paid_at END",
+            "amount": "CASE u.kind WHEN 'payscore_complete' THEN coalesce(u.amount, t.amount) "
+            "ELSE t.amount END",
+        },
+    },
+    "live_sessions": {
+        "key": "live_id",
+        "what": "live session",
+        "fields": {"live_id": "BIGINT", "ts": "TIMESTAMPTZ", "peak_viewers": "INTEGER"},
+        "problem": """CASE
+            WHEN t.ended_at IS NOT NULL THEN 'live_id|live ' || t.live_id || ' has already ended'
+            WHEN u.ts < t.started_at THEN 'ts|before the live started (' || t.started_at || ')'
+          END""",
+        "set": {"ended_at": "u.ts", "peak_viewers": "coalesce(u.peak_viewers, t.peak_viewers)"},
+    },
+}
+
+
+def refund_deltas(
+    cur: duckdb.DuckDBPyConnection,
+    old: str,
+    new: str,
+    *,
+    tables: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Append the rollup deltas of payments refunded between relations `old` and `new`.
+
+    In the minute (and hour) of the original payment: pay.refunds and pay.refunded_amount by entry,
+    and mp.refunded_amount by the merchant's industry for the mini_program entry; where the file has
+    the merchant rollups (`tables`), `refunded` of the payment's merchant in its hour and day and
+    the closed loop's refund step (store.rollups.touch_refunds). GMV is not net of refunds, so
+    nothing else moves.
+    """
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _refunded AS "
+        "SELECT n.*, coalesce(m.industry, '') AS industry "
+        f"FROM {new} n JOIN {old} o ON o.tx_id = n.tx_id "
+        "LEFT JOIN merchants m ON m.merchant_id = n.merchant_id "
+        "WHERE n.status = 'refunded' AND o.status <> 'refunded'"
+    )
+    for table, unit in (("rollup_minute", "minute"), ("rollup_hour", "hour")):
+        cur.execute(
+            f"INSERT INTO {table} "
+            f"SELECT date_trunc('{unit}', ts) AS k, 'pay.refunds', entry, count(*)::DECIMAL(38,2) "
+            "FROM _refunded GROUP BY ALL "
+            f"UNION ALL SELECT date_trunc('{unit}', ts), 'pay.refunded_amount', entry, "
+            "sum(amount)::DECIMAL(38,2) FROM _refunded GROUP BY ALL "
+            f"UNION ALL SELECT date_trunc('{unit}', ts), 'mp.refunded_amount', industry, "
+            "sum(amount)::DECIMAL(38,2) FROM _refunded WHERE entry = 'mini_program' GROUP BY ALL "
+            "ORDER BY 1"
+        )
+    if {"rollup_merchant_hour", "rollup_merchant_day"} <= tables:
+        for table, unit in (("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")):
+            cur.execute(
+                f"INSERT INTO {table} SELECT date_trunc('{unit}', ts), merchant_id, 0, 0, "
+                "sum(amount)::DECIMAL(38,2), 0 FROM _refunded GROUP BY ALL ORDER BY 1, 2"
+            )
+    touch = getattr(rollups, "touch_refunds", None)
+    if touch is not None and "rollup_merchant_touch" in tables:
+        # the merchant closed loop's 'refunded' step, at the payment
+        touch(cur, "(SELECT * EXCLUDE (industry) FROM _refunded)")
+    cur.execute("DROP TABLE _refunded")
+
+
+def update_deltas(cur: duckdb.DuckDBPyConnection, table: str, old: str, new: str) -> None:
+    """Append the rollup deltas of rows of `table` changing from relation `old` to `new`.
+
+    f(new) - f(old), with f the table's rollup SQL (store.rollups.MINUTE_SQL), over the touched rows
+    only. For a Pay Score completion this moves ps.state at the creation minute and adds
+    ps.completed, ps.paid_dN, ps.completed_amount and ps.paid_d30_amount at the completion minute.
+    Update events never change activity flags, so rollup_active_hour_sample needs no delta.
+    """
+    sql = rollups.MINUTE_SQL.get(table)
+    if sql is None:
+        return
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _upd_delta AS "
+        "SELECT minute, measure, dim, sum(value) AS value FROM ("
+        f"SELECT minute, measure, dim, value FROM ({sql.format(src=new)}) UNION ALL "
+        f"SELECT minute, measure, dim, -value FROM ({sql.format(src=old)})"
+        ") WHERE minute IS NOT NULL GROUP BY ALL HAVING sum(value) <> 0"
+    )
+    cur.execute("INSERT INTO rollup_minute SELECT * FROM _upd_delta ORDER BY minute")
+    cur.execute(
+        "INSERT INTO rollup_hour SELECT date_trunc('hour', minute), measure, dim, sum(value) "
+        "FROM _upd_delta GROUP BY ALL HAVING sum(value) <> 0 ORDER BY 1"
+    )
+    cur.execute("DROP TABLE _upd_delta")
+
+
+# -- the spool directory ---------------------------------------------------------------------------
+
+
+def is_candidate(name: str) -> bool:
+    """Files the ingester reads: not dotfiles, not *.tmp (producers write those, then rename)."""
+    return not name.startswith(".") and not name.endswith(".tmp")
+
+
+def _unique(dest_dir: Path, name: str) -> Path:
+    dest = dest_dir / name
+    if not dest.exists() and not (dest_dir / f"{name}.reason").exists():
+        return dest
+    p = Path(name)
+    stem, suffix = name[: len(name) - len(p.suffix)], p.suffix
+    n = 1
+    while True:
+        dest = dest_dir / f"{stem}~{n}{suffix}"
+        if not dest.exists():
+            return dest
+        n += 1
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def reason_text(
+    name: str, size: int, checksum: str, problems: list[Problem], total: int, unit: str
+) -> str:
+    """The body of a `.reason` file: what was rejected and, per problem, where and why."""
+    out = [f"rejected: {name} ({size} bytes, sha256 {checksum})"]
+    if total > len(problems):
+        out.append(f"{total} problems; the first {len(problems)}:")
+    out += [p.text(unit) for p in problems]
+    out.append("Nothing of this file was loaded. Fix it and drop it into the spool again.")
+    return "\n".join(out) + "\n"
+
+
+LOCK_NAME = ".ecotop-ingest.lock"
+
+
+class IngestFailed(StoreError):
+    """A file could not be loaded for a reason that is not the file's (the database failed)."""
+
+
+def _lock_spool(directory: Path) -> Any:
+    """Hold an exclusive lock on the spool directory: two ingesters would race for its files."""
+    import fcntl
+
+    from store.errors import BadInput
+
+    fh = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        who = fh.read().strip() or "another process"
+        fh.close()
+        raise BadInput(
+            f"{directory}: another ecotop is ingesting this spool directory ({who})"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}")
+    fh.flush()
+    return fh
+
+
+class Spool:
+    """A spool directory feeding one open writable database.
+
+    `process(path)` handles one file start to end; `run_once()` every file waiting now (oldest
+    first: modification time, then name). Ingested files move to `done/` (or are deleted with
+    `delete=True`), rejected ones to `rejected/` with `<name>.reason`. The write-ahead log is
+    checkpointed from this (the ingesting) thread when it passes `wal_limit` bytes.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        directory: str | os.PathLike[str],
+        *,
+        delete: bool = False,
+        wal_limit: int = DEFAULT_WAL_LIMIT,
+        crash: Callable[[str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.dir = Path(directory)
+        if not self.dir.is_dir():
+            from store.errors import BadInput
+
+            raise BadInput(f"{self.dir}: no such spool directory")
+        self._lock = _lock_spool(self.dir)
+        self.done_dir = self.dir / "done"
+        self.rejected_dir = self.dir / "rejected"
+        self.done_dir.mkdir(exist_ok=True)
+        self.rejected_dir.mkdir(exist_ok=True)
+        self.delete = delete
+        self.wal_limit = wal_limit
+        self.crash = crash
+        self._cur: duckdb.DuckDBPyConnection | None = None
+        self._loader: Loader | None = None
+        path = getattr(db, "path", None)
+        self.wal_path = Path(f"{path}.wal") if path else None
+        self.checkpoints = 0
+        self.wal_peak = 0
+
+    @property
+    def cur(self) -> duckdb.DuckDBPyConnection:
+        """The ingest cursor, made on first use by the thread that ingests."""
+        if self._cur is None:
+            self._cur = self.db.cursor()
+            self._loader = Loader(self._cur)
+        return self._cur
+
+    @property
+    def loader(self) -> Loader:
+        self.cur  # noqa: B018
+        assert self._loader is not None
+        return self._loader
+
+    def pending(self) -> list[Path]:
+        """Files waiting in the spool, oldest first."""
+        found = []
+        with os.scandir(self.dir) as it:
+            for e in it:
+                if not is_candidate(e.name):
+                    continue
+                try:
+                    if not e.is_file(follow_symlinks=False):
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                found.append((st.st_mtime_ns, e.name))
+        return [self.dir / n for _, n in sorted(found)]
+
+    def process(self, path: Path) -> FileResult | None:
+        """Ingest, skip or reject one file and move it; None if it vanished before it was read."""
+        try:
+            raw = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        t0 = time.perf_counter()
+        try:
+            res = self.loader.load(path.name, raw, crash=self.crash)
+        except duckdb.Error as exc:  # not the file's fault: nothing loaded, it stays in the spool
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise IngestFailed(
+                f"{path}: not ingested, the database failed ({first}); the file stays in the spool"
+            ) from exc
+        except Rejected as exc:
+            res = FileResult(path.name, "rejected", size=len(raw), checksum=sha256(raw))
+            res.problems, res.total_problems, res.unit = exc.problems, exc.total, exc.unit
+            self.loader.log(res.name, res.size, res.checksum, 0, "rejected")
+            dest = _unique(self.rejected_dir, path.name)
+            _write_atomic(
+                dest.with_name(dest.name + ".reason"),
+                reason_text(path.name, res.size, res.checksum, exc.problems, exc.total, exc.unit),
+            )
+            os.replace(path, dest)
+            res.moved_to = dest
+            res.elapsed_s = time.perf_counter() - t0
+            return res
+        if self.delete:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        else:
+            dest = _unique(self.done_dir, path.name)
+            os.replace(path, dest)
+            res.moved_to = dest
+        if self.crash:
+            self.crash("after_move")
+        self.maybe_checkpoint()
+        return res
+
+    def run_once(
+        self,
+        stop: threading.Event | None = None,
+        on_result: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Process every file waiting now (stopping between files when `stop` is set); each
+        result also goes to `on_result` as soon as its file is done."""
+        out = []
+        for p in self.pending():
+            if stop is not None and stop.is_set():
+                break
+            r = self.process(p)
+            if r is not None:
+                out.append(r)
+                if on_result is not None:
+                    on_result(r)
+        return out
+
+    def wal_size(self) -> int:
+        if self.wal_path is None:
+            return 0
+        try:
+            return self.wal_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def maybe_checkpoint(self, limit: int | None = None) -> bool:
+        """CHECKPOINT when the write-ahead log is larger than `limit` (default wal_limit)."""
+        size = self.wal_size()
+        self.wal_peak = max(self.wal_peak, size)
+        if size <= (self.wal_limit if limit is None else limit):
+            return False
+        try:
+            self.cur.execute("CHECKPOINT")
+        except duckdb.Error:  # e.g. another transaction holds it up: try again after the next file
+            return False
+        self.checkpoints += 1
+        return True
+
+    def close(self) -> None:
+        """Close the ingest cursor and let another ingester have the directory."""
+        if self._cur is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._cur.close()
+            self._cur = None
+            self._loader = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+class SpoolFeed:
+    """Ingests a spool directory on its own thread while the dashboard shows (mirrors tui.live.LiveFeed).
+
+    A plain thread, not a Textual worker; stopped by an event and joined on quit, after the file in
+    hand is finished (a file is one transaction: it is either in, or still in the spool). Counters
+    (`total`, `files`, `rejected`, `events_per_s()`, `last_append_at`, `error`) are read by the UI.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        directory: str | os.PathLike[str],
+        *,
+        interval_s: float = 0.5,
+        delete: bool = False,
+        wal_limit: int = DEFAULT_WAL_LIMIT,
+        on_result: Callable[[FileResult], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.spool = Spool(db, directory, delete=delete, wal_limit=wal_limit)
+        self.interval_s = interval_s
+        self.on_result = on_result
+        self.on_error = on_error
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._recent: deque[tuple[float, int]] = deque(maxlen=240)
+        self.total = 0
+        self.batches = 0
+        self.files = 0
+        self.rejected = 0
+        self.duplicates = 0
+        self.last_append_at: datetime | None = None
+        self.last_event_until: datetime | None = None
+        self.last_result: FileResult | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="ecotop-spool", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop and wait for it (the file in hand finishes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.spool.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def step(self) -> int:
+        """Ingest every file waiting now; returns how many rows were appended."""
+        results = self.spool.run_once(self._stop, on_result=self._count)
+        return sum(r.rows for r in results if r.outcome == "ingested")
+
+    def _count(self, res: FileResult) -> None:
+        with self._lock:
+            self.last_result = res
+            if res.outcome == "ingested":
+                self.total += res.rows
+                self.files += 1
+                self.batches += 1
+                self._recent.append((time.monotonic(), res.rows))
+                if res.rows:
+                    self.last_append_at = self.last_event_until = self.clock()
+            elif res.outcome == "rejected":
+                self.rejected += 1
+            else:
+                self.duplicates += 1
+        if self.on_result is not None:
+            self.on_result(res)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.step():
+                    # Idle: a good moment for a checkpoint, then wait for files.
+                    self.spool.maybe_checkpoint(limit=self.spool.wal_limit // 4)
+                    self._stop.wait(self.interval_s)
+        except Exception as exc:  # reported in the status bar; the feed stops
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def events_per_s(self, window_s: float = 10.0) -> float:
+        """Rows ingested per second over the last `window_s` seconds of wall time."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [(t, n) for t, n in self._recent if now - t <= window_s]
+        if not recent:
+            return 0.0
+        span = max(now - recent[0][0], self.interval_s)
+        return sum(n for _, n in recent) / span
