@@ -63,12 +63,19 @@ VOLUME: dict[str, str | None] = {
     "wecom.active_group_share": None,
     "wecom.message_reach": None,
     "channels.completion_rate": "channels.views",
-    "channels.gmv_per_1k_viewers": "channels.views",
-    "channels.live_gmv": "channels.views",
+    # Live GMV rests on the few payments made in lives, which no headline counts.
+    "channels.gmv_per_1k_viewers": None,
+    "channels.live_gmv": None,
 }
-# Rates weighted by money, not counts: one large refund moves them as much as several small ones, so
-# their volume counts as this many times fewer independent events in the significance test.
-DESIGN_EFFECT: dict[str, float] = {"pay.refund_rate": 4.0, "mini_programs.refund_rate": 4.0}
+# Measures weighted by lumpy money, not counts: one large refund moves a refund rate as much as
+# several small ones, and a car-rental deposit (CNY 3,000) outweighs thirty power banks (CNY 99). Their
+# volume counts as this many times fewer independent events (1 + the squared coefficient of
+# variation of the amounts in the sample model) in the significance test and the volume floor.
+DESIGN_EFFECT: dict[str, float] = {
+    "pay.refund_rate": 4.0,
+    "mini_programs.refund_rate": 4.0,
+    "pay_score.deposits_waived": 7.0,
+}
 # Measures left out of `*` change rules: those that cross zero (a percentage means nothing), and
 # those whose newest windows are not mature yet (refunds and day-0 collections arrive hours after the
 # payment or completion they count in), so every fresh window would look like a drop.
@@ -665,13 +672,19 @@ def _change(
     # A rate rests on its rarer outcome (shares among reads, failures among attempts): that count
     # sets its noise, so that is what must reach min_volume.
     rate = mdef is not None and mdef.kind == "rate"
-    eff, ref_eff = _rests_on(value, volume, rate), _rests_on(reference, ref_volume, rate)
+    de = DESIGN_EFFECT.get(measure_id, 1.0)
+    eff, ref_eff = _rests_on(value, volume, rate, de), _rests_on(reference, ref_volume, rate, de)
     lowest = min(eff or 0, ref_eff or 0) if vol_id else math.inf
     if lowest < rule.min_volume or value is None or reference is None:
         if rate and vol_id:
             basis = (
                 f"the rate rests on {_fmt_count(eff)} of {_fmt_count(volume)} {_vol_label(vol_id)} "
                 f"now, {_fmt_count(ref_eff)} of {_fmt_count(ref_volume)} a week earlier"
+            )
+        elif de != 1.0 and vol_id:
+            basis = (
+                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} a week "
+                f"earlier, worth {_fmt_count(eff)} and {_fmt_count(ref_eff)} for amounts this lumpy"
             )
         else:
             basis = (
@@ -714,12 +727,15 @@ def _change(
     )
 
 
-def _rests_on(value: Any, volume: float | None, rate: bool) -> float | None:
-    """The count a value rests on: the volume, or for a rate the count of its rarer outcome."""
-    if not rate or volume is None or value is None:
-        return volume
+def _rests_on(value: Any, volume: float | None, rate: bool, de: float = 1.0) -> float | None:
+    """The count a value rests on: the volume (over the design effect `de`), or for a rate the
+    count of its rarer outcome."""
+    if volume is None:
+        return None
+    if not rate or value is None:
+        return round(volume / de)
     f = min(1.0, max(0.0, float(value)))
-    return round(volume * min(f, 1 - f))
+    return round(volume * min(f, 1 - f) / de)
 
 
 def _stale(rule: Rule, newest: datetime | None, live: bool, now: datetime) -> AlertResult:

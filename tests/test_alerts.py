@@ -335,8 +335,8 @@ def test_each_window_is_computed_once(build, monkeypatch) -> None:
 
 
 def test_rate_rests_on_its_rarer_outcome(build) -> None:
-    # Refunds 1 in 12 (8.3%) now against 1 in 50 (2%) a week earlier, on 3,600 MP orders an hour:
-    # the refund share itself is compared once the refunds counted reach the volume floor.
+    # Refunds 1 in 12 (8.3%) now against 1 in 50 (2%) a week earlier, on 24,000 payments an hour:
+    # a refund rate rests on the refunds, counted four times fewer for their lumpy amounts.
     cur = build(
         "wow_rate",
         now=_busy(refund_every=12, fail_every=0),
@@ -346,7 +346,16 @@ def test_rate_rests_on_its_rarer_outcome(build) -> None:
         "refund_swing", "pay.refund_rate", "change", critical=50, window="1h", min_volume=200
     )
     r = evaluate(cur, [swing])[0]
-    assert r.state == State.CRITICAL and r.change == pytest.approx(316.7, abs=1)
+    assert r.state == State.OK and r.change is None
+    assert r.message.endswith(
+        "not compared: the rate rests on 500 of 24,000 transactions now, 120 of 24,000 a week "
+        "earlier (< 200)"
+    )
+    lower = Rule(
+        "refund_swing", "pay.refund_rate", "change", critical=50, window="1h", min_volume=100
+    )
+    r = evaluate(cur, [lower])[0]
+    assert r.state == State.CRITICAL and r.change == pytest.approx(316.7, abs=2)
     assert (r.volume, r.reference_volume) == (24000, 24000)
 
 
