@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from textual import events
+
 from benchmarks.common import stats
 
 #: A statement that runs far longer than 10 s on this machine whatever the data (10^10 pairs).
@@ -68,7 +70,7 @@ async def _measure(path: Path, repeat: int) -> dict[str, Any]:
             await _until(lambda: getattr(app, "_inflight", None) is None, timeout=60, step=0.01)
             c0 = time.thread_time()
             t0 = time.perf_counter()
-            await pilot.press("colon")
+            app.post_message(events.Key("colon", ":"))
             await _until(
                 lambda: isinstance(app.screen, ConsoleScreen) and app.screen.painted_at is not None
             )
@@ -107,16 +109,18 @@ async def _measure(path: Path, repeat: int) -> dict[str, Any]:
             peak_ok = _reset_peak()
             c0 = time.thread_time()
             t0 = time.perf_counter()
-            await pilot.press("ctrl+j")
+            # the key goes straight in (Pilot.press waits for the app to idle, which is not
+            # what a person sees); the rows are on screen when the table first draws them
+            app.post_message(events.Key("ctrl+j", None))
 
-            def shown() -> bool:
-                view = screen.results.current
+            def painted() -> float | None:
+                view = screen.results.current if screen.has_results_widget else None
                 table = view.data_table if view is not None else None
-                return screen.job is None and table is not None and table.row_count > 0
+                return getattr(table, "painted_at", None) if table is not None else None
 
-            await _until(shown)
-            await pilot.pause()  # painted
-            firsts.append((time.perf_counter() - t0) * 1000)
+            await _until(lambda t0=t0: painted() is not None and painted() > t0)
+            firsts.append((painted() - t0) * 1000)
+            await pilot.pause()
             first_cpu.append((time.thread_time() - c0) * 1000)
             growth.append((_status_kb("VmRSS") - rss0) / 1024)
             if peak_ok:
@@ -148,10 +152,10 @@ async def _measure(path: Path, repeat: int) -> dict[str, Any]:
                 raise RuntimeError("the long query finished before it was cancelled")
             n = len(screen.editor.text)
             t0 = time.perf_counter()
-            await pilot.press("escape")
+            app.post_message(events.Key("escape", None))
             await _until(lambda: screen.job is None)
             # control is back when the editor takes a key again
-            await pilot.press("x")
+            app.post_message(events.Key("x", "x"))
             await _until(lambda n=n: len(screen.editor.text) == n + 1)
             ui_ms.append((time.perf_counter() - t0) * 1000)
             await _until(

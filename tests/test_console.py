@@ -679,3 +679,73 @@ async def _console_with_result(pilot) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_console_snapshot(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(_snapshot_app(db_path), terminal_size=size, run_before=_console_with_result)
+
+
+# -- the results table's plain-cell path ---------------------------------------------------------
+
+
+def _cells(lines) -> list[tuple[str, object]]:
+    return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+
+
+async def test_plain_cells_draw_exactly_like_the_widget_would() -> None:
+    from datetime import date, time
+    from decimal import Decimal as D
+
+    import pyarrow as pa
+    from rich.style import Style
+    from textual.app import App
+    from textual_fastdatatable import DataTable
+
+    from tui.widgets.results_tabs import ResultData
+
+    table = pa.table(
+        {
+            "s": [
+                "short",
+                "x" * 80,
+                "中文字符很长很长很长很长很长很长很长很长很长很长",
+                "[red]no[/]",
+                "",
+            ],
+            "i": [1, -2, 123456789, 0, 7],
+            "f": [1.5, -0.25, 1e20, 3.0, float("inf")],
+            "d": pa.array(
+                [D("1.10"), D("-2.00"), D("123456.78"), D("0"), D("9.99")], pa.decimal128(18, 2)
+            ),
+            "t": [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)] * 5,
+            "dt": [date(2026, 1, 1)] * 5,
+            "tm": [time(12, 30)] * 5,
+        }
+    )
+
+    class Host(App):
+        def compose(self):
+            yield ResultView(ResultData(0, "select", table=table))
+
+    app = Host()
+    async with app.run_test(size=(200, 20)) as pilot:
+        await pilot.pause()
+        grid = app.query_one(ResultView).data_table
+        assert type(grid).__name__ == "ResultTable"
+        from tui.widgets import results_tabs
+
+        plain = results_tabs.plain_cell
+        hits: list[object] = []
+        results_tabs.plain_cell = lambda v, c=None: hits.append(v) or plain(v, c)
+        checked = 0
+        for row in range(table.num_rows):
+            for col, column in enumerate(grid.ordered_columns):
+                for width in (column.render_width, 7):
+                    for cursor, in_range in ((False, False), (True, False), (False, True)):
+                        args = (row, col, Style(bgcolor="black"), width)
+                        grid._cell_render_cache.clear()
+                        fast = grid._render_cell(*args, cursor=cursor, in_range=in_range)
+                        grid._cell_render_cache.clear()
+                        slow = DataTable._render_cell(grid, *args, cursor=cursor, in_range=in_range)
+                        assert _cells(fast) == _cells(slow), (row, col, width, cursor, in_range)
+                        checked += 1
+        results_tabs.plain_cell = plain
+        assert checked == table.num_rows * table.num_columns * 6
+        assert len(hits) == checked  # every cell went through the plain path's check
+        assert sum(plain(v) is not None for v in hits) >= checked - 6  # "" and inf aside
