@@ -152,7 +152,7 @@ _KINDS = [
             F("created_at", TS, T0),
             O("name", TEXT, "Lucky Noodles VIP 3"),
         ),
-        "a new chat group or WeCom customer group (group_kind: chat | customer)",
+        "a new chat group or WeCom customer group",
         key="group_id",
         checks=(
             Check("member_count", "{member_count} > 500", "a group has at most 500 members"),
@@ -254,7 +254,7 @@ _KINDS = [
             O("refunded_at", TS),
             O("live_id", ID, None, ref="live_session"),
         ),
-        "a payment attempt (status success | failed; refunded only with refunded_at)",
+        "a payment attempt (a backfilled refunded one carries refunded_at)",
         key="tx_id",
         checks=(
             Check(
@@ -305,7 +305,7 @@ _KINDS = [
             O("completed_at", TS),
             O("paid_at", TS),
         ),
-        "a Pay Score order is created (state created | doing; or done with completed_at)",
+        "a Pay Score order is created (a backfilled done one carries completed_at)",
         key="order_id",
         checks=(
             Check(

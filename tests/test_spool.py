@@ -519,3 +519,31 @@ def test_feed_and_readers_share_the_file(db_path: Path, spool_dir: Path) -> None
     feed.stop()
     assert feed.files == 3 and seen == sorted(seen) and seen[-1] > seen[0]
     db.close()
+
+
+# -- the documented format -------------------------------------------------------------------------
+
+
+def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Feeding ecotop: the spool directory", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        ln.split("|")[1].strip().strip("`"): ln
+        for ln in section.splitlines()
+        if ln.startswith("| `")
+    }
+    for name, kind in KINDS.items():
+        assert name in rows, name
+        for f in kind.fields:
+            assert f"`{f.name if f.required else f.name + '?'}`" in rows[name], (name, f.name)
+    block = section.split("```ndjson\n", 1)[1].split("```", 1)[0]
+    lines = [json.loads(ln) for ln in block.splitlines()]
+    assert [ln["kind"] for ln in lines] == list(KINDS)
+    from store.spool import Loader, parse
+
+    db = open_db(db_path, write=True)
+    loader = Loader(db.cursor())
+    parsed = parse(loader.cur, block.encode(), "ndjson", None)
+    assert loader._stage(parsed, None) == dict.fromkeys(KINDS, 1)  # types and rules all pass
+    loader._cleanup()
+    db.close()

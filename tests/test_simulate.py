@@ -1,0 +1,124 @@
+"""`ecotop simulate`: a real producer of spool files, and producer and ingester running at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_spool import RAW_TABLES, counts, read_events
+
+from store import open_db
+from store.spool_format import KINDS
+
+pytest.importorskip("sample_data.live")
+
+ROOT = Path(__file__).resolve().parent.parent
+ECOTOP = [sys.executable, "-m", "tui.cli"]
+SCALE, SEED = "0.01", "7"  # the small_db fixture's
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _simulate(spool: Path, start, *args: str) -> list[str]:
+    return [
+        *ECOTOP, "simulate", "--spool", str(spool), "--scale", SCALE, "--seed", SEED,
+        "--start", start.isoformat(), "--speed", "240", "--interval", "0.5", *args,
+    ]  # fmt: skip
+
+
+def _files(spool: Path) -> list[Path]:
+    return sorted(p for p in spool.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def test_simulate_writes_whole_files_and_a_summary(tmp_path: Path, small_db_end) -> None:
+    spool = tmp_path / "spool"
+    run = subprocess.run(
+        _simulate(spool, small_db_end, "--duration", "3", "--format", "csv"),
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    files = _files(spool)
+    assert files and all(p.suffix == ".csv" for p in files)
+    assert not list(spool.glob(".*.tmp"))  # every file was renamed into place
+    assert summary["files"] == len(files)
+    ev = pl.concat([read_events(p).select("kind") for p in files])
+    assert summary["events"] == ev.height > 0
+    assert summary["by_kind"] == dict(sorted(ev.group_by("kind").len().iter_rows()))
+    assert {"transaction", "session", "channel_view"} <= set(summary["by_kind"])
+
+
+def test_producer_and_ingester_at_once(tmp_path: Path, small_db: Path, small_db_end) -> None:
+    """Two real processes: every event simulate writes lands once; none is rejected."""
+    db = tmp_path / "live.duckdb"
+    shutil.copy(small_db, db)
+    con = open_db(db).con
+    before = counts(con)
+    con.close()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    ingest = subprocess.Popen(
+        [*ECOTOP, "ingest", str(db), "--spool", str(spool), "--watch", "--interval", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    sim = subprocess.run(
+        _simulate(spool, small_db_end, "--duration", "6", "--format", "parquet"),
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert sim.returncode == 0, sim.stderr
+    produced = json.loads(sim.stdout)
+    deadline = time.monotonic() + 120
+    while _files(spool) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ingest.send_signal(signal.SIGTERM)
+    out, err = ingest.communicate(timeout=120)
+    assert ingest.returncode == 0, err
+    got = json.loads(out)
+    assert got["rejected"] == 0, err
+    assert got["ingested"] == produced["files"] and got["events"] == produced["events"]
+    assert got["by_kind"] == produced["by_kind"]
+    d = open_db(db)
+    after = counts(d.con)
+    d.close()
+    done = sorted((spool / "done").iterdir())
+    exp = dict.fromkeys(RAW_TABLES, 0)
+    for f in done:
+        for kind, n in read_events(f).group_by("kind").len().iter_rows():
+            if not KINDS[kind].update:
+                exp[KINDS[kind].table] += n
+    assert {t: after[t] - before[t] for t in RAW_TABLES} == exp
+
+
+def test_simulate_stops_on_sigint_with_its_summary(tmp_path: Path, small_db_end) -> None:
+    spool = tmp_path / "spool"
+    proc = subprocess.Popen(
+        _simulate(spool, small_db_end), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (spool.exists() and _files(spool)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert json.loads(out)["files"] == len(_files(spool))
+
+
+def test_simulate_usage_errors() -> None:
+    run = subprocess.run(
+        [*ECOTOP, "simulate", "--spool", "/tmp/x", "--start", "2026-11-20 12:00"],
+        capture_output=True, text=True, env=_env(),
+    )  # fmt: skip
+    assert run.returncode == 2 and "UTC offset" in run.stderr
