@@ -111,7 +111,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 continue
             if name == "users/active" and not w.exact_users:
                 continue  # kpis uses the sample beyond 24h
-            if name == "users/active_approx" and w.exact_users:
+            if name.startswith("users/active_approx") and w.exact_users:
                 continue
             p = (
                 {**params, "n": 30}

@@ -30,7 +30,9 @@ SELECT (SELECT max(minute) FROM rollup_minute
          WHERE minute >= (SELECT max(hour) FROM rollup_hour)) AS newest_minute,
        (SELECT min(hour) FROM rollup_hour) AS oldest_hour,
        (SELECT max(value) FROM ecotop_meta WHERE key = 'sample_mod') AS sample_mod,
-       (SELECT max(value) FROM ecotop_meta WHERE key = 'display_zone') AS display_zone
+       (SELECT max(value) FROM ecotop_meta WHERE key = 'display_zone') AS display_zone,
+       (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_active_day_sample') > 0
+           AS has_day_sample
 """
 
 
@@ -42,6 +44,7 @@ class FileInfo:
     oldest_hour: datetime | None
     sample_mod: int
     display_zone: str | None
+    has_day_sample: bool = True  # False for files made before rollup_active_day_sample
 
     @property
     def as_of(self) -> datetime | None:
@@ -55,8 +58,8 @@ class FileInfo:
 
 def file_info(cur: Any) -> FileInfo:
     """Newest minute, oldest hour, sample_mod and display_zone of the file, in one query."""
-    newest, oldest, mod, zone = cur.execute(_FILE_INFO).fetchall()[0]
-    return FileInfo(newest, oldest, int(mod) if mod else 1, zone)
+    newest, oldest, mod, zone, days = cur.execute(_FILE_INFO).fetchall()[0]
+    return FileInfo(newest, oldest, int(mod) if mod else 1, zone, bool(days))
 
 
 @dataclass(frozen=True)
@@ -283,30 +286,36 @@ def fast_headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     return {w: _headline_from_sums(sums, by_dim, state, w, minutes) for w in ("c", "p")}
 
 
-def user_counts(cur: Any, win: Window, mod: int) -> dict[str, dict[str, int]]:
-    """Distinct users per flag for 'c' and 'p': exact up to 24h, from the user sample beyond."""
+def user_counts(
+    cur: Any, win: Window, mod: int, day_sample: bool = True
+) -> dict[str, dict[str, int]]:
+    """Distinct users per flag for 'c' and 'p': exact up to 24h, from the user sample beyond
+    (`day_sample=False` for files without rollup_active_day_sample)."""
     reg = registry.registry()
     if win.exact_users:
         rows = reg["users/active"].rows(cur, **win.params())
     else:
-        rows = reg["users/active_approx"].rows(cur, mod=mod, **win.params())
+        name = "users/active_approx" if day_sample else "users/active_approx_hourly"
+        rows = reg[name].rows(cur, mod=mod, **win.params())
     return {r.pop("win"): r for r in rows}
 
 
-def _users_in_background(cur: Any, win: Window, mod: int) -> Callable[[], dict[str, Any]]:
+def _users_in_background(
+    cur: Any, win: Window, mod: int, day_sample: bool
+) -> Callable[[], dict[str, Any]]:
     """Start the distinct-user query (the slowest part) on its own cursor and thread while the
     caller runs the rollup queries; the returned function waits for it. Falls back to running it
     on `cur` when the cursor cannot make another (a remote cursor)."""
     make = getattr(cur, "cursor", None)
     if make is None:
-        result = user_counts(cur, win, mod)
+        result = user_counts(cur, win, mod, day_sample)
         return lambda: result
     other = make()
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["value"] = user_counts(other, win, mod)
+            box["value"] = user_counts(other, win, mod, day_sample)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
         finally:
@@ -343,7 +352,9 @@ def kpis(
     info = file_info(cur)
     end = as_of or (live_as_of(now) if live else info.as_of) or live_as_of(now)
     win = window(range_key, end)
-    users = _users_in_background(cur, win, info.sample_mod if mod is None else mod)
+    users = _users_in_background(
+        cur, win, info.sample_mod if mod is None else mod, info.has_day_sample
+    )
     values = fast_headline_values(cur, win)
     users = users()
     covered = {"c": True, "p": info.has_data_before(win.prev_end)}

@@ -157,7 +157,12 @@ ACTIVITY_SQL: dict[str, str] = {
     "channel_views": "SELECT ts, user_id, 512 AS flags FROM {src}",
 }
 
-ROLLUP_TABLES = ("rollup_minute", "rollup_hour", "rollup_active_hour_sample")
+ROLLUP_TABLES = (
+    "rollup_minute",
+    "rollup_hour",
+    "rollup_active_hour_sample",
+    "rollup_active_day_sample",
+)
 
 
 def sample_mod(con: duckdb.DuckDBPyConnection) -> int:
@@ -197,11 +202,17 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
     act_parts = [ACTIVITY_SQL[t].format(src=rel) for t, rel in sources.items() if t in ACTIVITY_SQL]
     if act_parts:
         con.execute(
-            "INSERT INTO rollup_active_hour_sample SELECT date_trunc('hour', ts) AS hour, user_id, "
-            "bit_or(flags)::INTEGER FROM (" + " UNION ALL ".join(act_parts) + ") "
-            "WHERE user_id % $mod = 0 GROUP BY ALL ORDER BY hour",
+            "CREATE OR REPLACE TEMP TABLE _active_delta AS SELECT date_trunc('hour', ts) AS hour, "
+            "user_id, bit_or(flags)::INTEGER AS flags FROM (" + " UNION ALL ".join(act_parts) + ") "
+            "WHERE user_id % $mod = 0 GROUP BY ALL",
             {"mod": mod},
         )
+        con.execute("INSERT INTO rollup_active_hour_sample SELECT * FROM _active_delta ORDER BY hour")
+        con.execute(
+            "INSERT INTO rollup_active_day_sample SELECT date_trunc('day', hour) AS day, user_id, "
+            "bit_or(flags)::INTEGER FROM _active_delta GROUP BY ALL ORDER BY day"
+        )
+        con.execute("DROP TABLE _active_delta")
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
@@ -226,10 +237,10 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")
         con.execute("DROP TABLE _c")
-    for table in ("rollup_active_hour_sample",):
+    for table, key in (("rollup_active_hour_sample", "hour"), ("rollup_active_day_sample", "day")):
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _c AS SELECT hour, user_id, bit_or(flags)::INTEGER AS flags "
-            f"FROM {table} GROUP BY ALL ORDER BY hour"
+            f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, user_id, bit_or(flags)::INTEGER AS flags "
+            f"FROM {table} GROUP BY ALL ORDER BY {key}"
         )
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")

@@ -28,6 +28,15 @@ CREATE TABLE rollup_active_hour_sample (
     flags   INTEGER NOT NULL
 );
 
+-- The same sampled users per UTC day (flags OR-ed over the day): 7d and 30d distinct counts read one
+-- row per user and day for the whole days of a window and rollup_active_hour_sample only for its edge
+-- hours (about 3x fewer rows than hours alone).
+CREATE TABLE rollup_active_day_sample (
+    day     TIMESTAMPTZ NOT NULL,
+    user_id BIGINT NOT NULL,
+    flags   INTEGER NOT NULL
+);
+
 -- Every user-level event of every pillar as (ts, user_id, flag): the raw side of distinct counts.
 CREATE VIEW activity_events AS
     SELECT ts, user_id, 1 | (CASE WHEN video_call_minutes > 0 THEN 2 ELSE 0 END)
