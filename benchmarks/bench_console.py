@@ -4,6 +4,15 @@ costs, and how fast cancelling a long query gives control back.
 Runs the real app headless (Textual's test driver) on a benchmark database: the generated file at
 `--scale`, or `ECOTOP_BENCH_CONSOLE_DB=path` for another file (for example a file whose transactions
 table has the row count of a larger scale). History and buffer go to a throw-away state directory.
+The terminal is 160x48 (more cells to draw than 80x24). Keys are posted straight to the app.
+
+- open_painted: `:` to the first frame of the console (editor focused, typing possible);
+  open_settled: until the results area is mounted too; open_ui_cpu: CPU of the UI thread.
+- first_rows: ctrl+j on `select * from transactions` to the frame that draws its rows (the row
+  limit is pushed into DuckDB); rss_growth_mb / rss_peak_growth_mb: resident memory it added.
+- cancel_control_back: esc on a long query until the editor takes a key again;
+  cancel_query_stopped: until the query's worker has ended.
+- machine: a plain-Python loop timed now (the box is shared; compare runs by it) and the load.
 """
 
 from __future__ import annotations
