@@ -257,7 +257,6 @@ class ConsoleScreen(Screen):
             yield SqlEditor(id="editor")
             yield Static(self._idle_status(), id="console-status")
             yield Static("", id="console-error")
-        yield CompletionMenu(id="completion")
         # one line of key hints: Textual's Footer recomposes on every focus change, which cost
         # a third of the time to open the console
         yield Static(KEY_HINTS, id="console-keys")
@@ -301,7 +300,6 @@ class ConsoleScreen(Screen):
 
     def on_mount(self) -> None:
         editor = self.editor
-        editor.attach_menu(self.query_one(CompletionMenu))
         text = self.buffer.load()
         if text:
             editor.load_text(text)
@@ -312,6 +310,9 @@ class ConsoleScreen(Screen):
 
     async def _after_first_paint(self, restore: list[ResultData]) -> None:
         self.painted_at = time.perf_counter()  # the console is on screen (benchmarks read this)
+        menu = CompletionMenu(id="completion")
+        await self.mount(menu)
+        self.editor.attach_menu(menu)
         tabs = await self.ensure_results()
         if restore and not self.last_results:
             self.last_results = list(restore)
