@@ -132,6 +132,10 @@ class EventStream:
         self.zone = ZoneInfo(display_zone)
         self.rate = rate
         self.rate_factor = 1.0 if rate is None else rate / natural_rate(self.scale)
+        # an exaggerated rate computes shorter chunks (whole minutes) so one chunk stays ~bounded
+        self.chunk_us = max(
+            60_000_000, int(CHUNK_US / max(1.0, self.rate_factor)) // 60_000_000 * 60_000_000
+        )
         self.p = Params(self.scale, self.seed)
         self.next_ids: dict[str, int] | None = (
             {k: int(v) for k, v in start_ids.items()} if start_ids is not None else None
@@ -182,7 +186,7 @@ class EventStream:
         lo = _us(start, self.zone)
         hi = _us(end, self.zone)
         parts: dict[str, list[pa.Table]] = {t: [] for t in STREAM_TABLES}
-        c = lo - lo % CHUNK_US
+        c = lo - lo % self.chunk_us
         while c < hi:
             chunk = self._chunk(c)
             for t in STREAM_TABLES:
@@ -193,28 +197,28 @@ class EventStream:
                 us = pc.cast(col, pa.int64())
                 mask = pc.and_(pc.greater_equal(us, lo_s), pc.less(us, hi_s))
                 parts[t].append(tbl.filter(mask))
-            c += CHUNK_US
+            c += self.chunk_us
         out = {t: pa.concat_tables(v) if v else self._empty[t] for t, v in parts.items()}
         if self.next_ids is not None:
             out = self._renumber(out)
         return out
 
     def _chunk(self, c: int) -> dict[str, pa.Table]:
-        """Every row of the CHUNK_US-long chunk starting at c (cached), with time-based ids."""
+        """Every row of the self.chunk_us-long chunk starting at c (cached), with time-based ids."""
         if c in self._cache:
             return self._cache[c]
         con = self._con
         for t in STREAM_TABLES:
             _run(con, f"DELETE FROM {t}")
         d_lo = generator.local_day(c, self.zone)
-        d_hi = generator.local_day(c + CHUNK_US - 1, self.zone)
+        d_hi = generator.local_day(c + self.chunk_us - 1, self.zone)
         self._prepare(d_lo, d_hi)
-        self._fill(c, c + CHUNK_US, d_lo, d_hi)
+        self._fill(c, c + self.chunk_us, d_lo, d_hi)
         out = {}
         for t in STREAM_TABLES:
             order = TIME_COLUMN.get(t, "ts")
             out[t] = con.sql(f"SELECT * FROM {t} ORDER BY {order}").to_arrow_table()
-        self._cache = {k: v for k, v in self._cache.items() if k >= c - CHUNK_US}
+        self._cache = {k: v for k, v in self._cache.items() if k >= c - self.chunk_us}
         self._cache[c] = out
         return out
 

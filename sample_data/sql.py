@@ -270,7 +270,7 @@ def _lam(p: Params, table: str, growth_end_day: int | None, rate_factor: float) 
     if table == "mp_visits" and growth_end_day is not None:
         g = f" * exp({model.MP_GROWTH_PER_DAY} * least(0, D - {growth_end_day}))"
     return (
-        f"{base!r} * {model.curve_sql(spec.curve)} * (CASE WHEN dow >= 6 THEN {spec.weekend} ELSE 1 END)"
+        f"{base!r}::DOUBLE * {model.curve_sql(spec.curve)} * (CASE WHEN dow >= 6 THEN {spec.weekend} ELSE 1 END)"
         f" * (0.97 + 0.06 * ru(D, {spec.salt} + 1000)) * (0.85 + 0.3 * ru(m_us, {spec.salt})){g}"
     )
 
@@ -322,7 +322,7 @@ def slots_sql(
         SELECT n.m_us, n.D, n.inr AND n.m_us + {LIVE_BLOCK_US} <= {hi_us if hi_us is not None else 2**62} AS inr,
                l.live_id AS sub, l.merchant_id AS l_merchant, l.channel_id AS l_channel,
                l.start_us AS l_start, l.end_us AS l_end,
-               {rate_factor * 5!r} * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * greatest(0.05, {shape})
+               {rate_factor * 5!r}::DOUBLE * {per_view!r} * {model.LIVE_VIEW_RATE!r} * l.peak * greatest(0.05, {shape})
                  * (0.7 + 0.6 * ru(n.m_us + l.live_id, {EVENTS[table].salt} + 2000)) AS lam
         FROM (SELECT *, unnest(range(start_us // {LIVE_BLOCK_US} * {LIVE_BLOCK_US}, end_us, {LIVE_BLOCK_US})) AS lm_us
               FROM _live {"WHERE merchant_id IS NOT NULL" if table == "transactions" else ""}) l
