@@ -12,11 +12,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_queries_data import AS_OF, TINY_1H, load_raw, reference, tiny_db
+from test_queries_data import AS_OF, TINY_1H, load_raw, reference, synthetic_db, tiny_db
 
 import queries
 import store
-from benchmarks.synthetic import synthetic_db
 from queries.measures import BY_ID, MEASURES, PILLARS
 from queries.views import PILLAR_VIEWS, TREND_SPEC, buckets_for, latest_event, pillar_view, trends
 

@@ -6,6 +6,7 @@ reference computation of every headline measure with Polars over the raw tables,
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -225,6 +226,16 @@ TINY_1H: dict[str, tuple[Any, Any]] = {
     "channels.live_gmv": (Decimal("40.50"), Decimal("0")),
     "channels.gmv_per_1k_viewers": (Decimal("40500.00"), None),
 }
+
+
+def synthetic_db(path: Path, scale: float, **kwargs: Any) -> Path:
+    """benchmarks.synthetic.synthetic_db (importable however pytest was started)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks.synthetic import synthetic_db as make
+
+    return make(path, scale, **kwargs)
 
 
 # Reference computation ---------------------------------------------------------------------------
