@@ -157,11 +157,62 @@ ACTIVITY_SQL: dict[str, str] = {
     "channel_views": "SELECT ts, user_id, 512 AS flags FROM {src}",
 }
 
+# Per-merchant payment sums per hour of a batch's payments ({src}); the member flag reads the
+# memberships table, so a batch's memberships are inserted before its rollups are applied.
+MERCHANT_SQL = """
+    SELECT date_trunc('hour', t.ts) AS hour, t.merchant_id,
+           count(*)::BIGINT AS orders,
+           sum(t.amount)::DECIMAL(18,2) AS gmv,
+           coalesce(sum(t.amount) FILTER (WHERE t.status = 'refunded'), 0)::DECIMAL(18,2) AS refunded,
+           coalesce(sum(t.amount) FILTER (WHERE EXISTS (
+               SELECT 1 FROM memberships m
+               WHERE m.merchant_id = t.merchant_id AND m.user_id = t.user_id AND m.enrolled_at <= t.ts)),
+               0)::DECIMAL(18,2) AS member_gmv
+    FROM {src} t WHERE t.status <> 'failed' GROUP BY ALL
+"""
+
+# The closed-loop events of a batch's rows per source table, as rollup_merchant_touch rows
+# (merchant_id, ts, user_id, step, amount, detail, ref_id). Dimension tables (accounts, groups, lives)
+# are read as they are, so a batch's dimension rows are inserted before its rollups.
+TOUCH_SQL: dict[str, str] = {
+    "oa_reads": """SELECT a.merchant_id, r.ts, r.user_id, 1, NULL, NULL, NULL
+                   FROM {src} r JOIN official_accounts a USING (account_id)
+                   WHERE a.merchant_id IS NOT NULL""",
+    "mp_visits": "SELECT merchant_id, ts, user_id, 2, NULL, NULL, NULL FROM {src}",
+    "transactions": """SELECT merchant_id, ts, user_id, CASE WHEN status = 'failed' THEN 3 ELSE 4 END,
+                              amount, entry, live_id FROM {src}
+                       UNION ALL
+                       SELECT merchant_id, ts, user_id, 10, amount, entry, live_id FROM {src}
+                       WHERE status = 'refunded'""",
+    "memberships": "SELECT merchant_id, enrolled_at, user_id, 5, NULL, channel, NULL FROM {src}",
+    "wecom_contacts": """SELECT merchant_id, ts, user_id, 6, NULL, NULL, NULL FROM {src}
+                         WHERE action = 'add' AND merchant_id IS NOT NULL""",
+    "group_members": """SELECT g.merchant_id, m.ts, m.user_id, 7, NULL, NULL, m.group_id
+                        FROM {src} m JOIN groups g USING (group_id)
+                        WHERE m.action = 'join' AND g.merchant_id IS NOT NULL""",
+    "channel_views": """SELECT l.merchant_id, v.ts, v.user_id, 8, NULL, NULL, v.live_id
+                        FROM {src} v JOIN live_sessions l USING (live_id)
+                        WHERE l.merchant_id IS NOT NULL""",
+}
+
+# The step-10 rows of payments refunded after they were ingested ({src}: the refunded payments, with
+# the transactions columns); ingestion appends them with the refund's other rollup deltas.
+TOUCH_REFUND_SQL = """SELECT merchant_id, ts, user_id, 10, amount, entry, live_id FROM {src}"""
+
+
+def touch_refunds(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    """Append rollup_merchant_touch rows for payments of relation `src` refunded by an update."""
+    _insert_touch(con, TOUCH_REFUND_SQL.format(src=src))
+
+
 ROLLUP_TABLES = (
     "rollup_minute",
     "rollup_hour",
     "rollup_active_hour_sample",
     "rollup_active_day_sample",
+    "rollup_merchant_hour",
+    "rollup_merchant_day",
+    "rollup_merchant_touch",
 )
 
 
@@ -207,12 +258,66 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
             "WHERE user_id % $mod = 0 GROUP BY ALL",
             {"mod": mod},
         )
-        con.execute("INSERT INTO rollup_active_hour_sample SELECT * FROM _active_delta ORDER BY hour")
+        con.execute(
+            "INSERT INTO rollup_active_hour_sample SELECT * FROM _active_delta ORDER BY hour"
+        )
         con.execute(
             "INSERT INTO rollup_active_day_sample SELECT date_trunc('day', hour) AS day, user_id, "
             "bit_or(flags)::INTEGER FROM _active_delta GROUP BY ALL ORDER BY day"
         )
         con.execute("DROP TABLE _active_delta")
+    if "transactions" in sources:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _merchant_delta AS "
+            + MERCHANT_SQL.format(src=sources["transactions"])
+        )
+        con.execute(
+            "INSERT INTO rollup_merchant_hour SELECT * FROM _merchant_delta ORDER BY hour, merchant_id"
+        )
+        con.execute(
+            "INSERT INTO rollup_merchant_day SELECT date_trunc('day', hour) AS day, merchant_id, "
+            "sum(orders)::BIGINT, sum(gmv), sum(refunded), sum(member_gmv) FROM _merchant_delta "
+            "GROUP BY ALL ORDER BY day, merchant_id"
+        )
+        con.execute("DROP TABLE _merchant_delta")
+    touch_parts = [TOUCH_SQL[t].format(src=rel) for t, rel in sources.items() if t in TOUCH_SQL]
+    if touch_parts:
+        _insert_touch(con, " UNION ALL ".join(f"SELECT * FROM ({p})" for p in touch_parts))
+
+
+# Rows of rollup_merchant_touch sorted per slice of merchant ids at most (sorting all of a big history
+# at once would spill far beyond the memory limit): the table ends up sorted by (merchant_id, ts).
+_TOUCH_SLICE_ROWS = 8_000_000
+
+
+def _insert_touch(con: duckdb.DuckDBPyConnection, union_sql: str) -> None:
+    cols = "merchant_id, ts, user_id, step, amount, detail, ref_id"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _touch_delta ({cols}) AS "
+        f"SELECT * FROM ({union_sql}) WHERE merchant_id IS NOT NULL"
+    )
+    counts = con.execute(
+        "SELECT merchant_id, count(*) FROM _touch_delta GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    # Slices of consecutive merchant ids holding at most about _TOUCH_SLICE_ROWS rows each.
+    slices: list[tuple[int, int]] = []
+    lo, acc = None, 0
+    for mid, n in counts:
+        if lo is None:
+            lo = mid
+        acc += n
+        if acc >= _TOUCH_SLICE_ROWS:
+            slices.append((lo, mid))
+            lo, acc = None, 0
+    if lo is not None:
+        slices.append((lo, counts[-1][0]))
+    for a, b in slices:
+        con.execute(
+            "INSERT INTO rollup_merchant_touch SELECT * FROM _touch_delta "
+            "WHERE merchant_id BETWEEN $a AND $b ORDER BY merchant_id, ts",
+            {"a": a, "b": b},
+        )
+    con.execute("DROP TABLE _touch_delta")
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
@@ -224,7 +329,7 @@ def clear(con: duckdb.DuckDBPyConnection) -> None:
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute every rollup from the raw tables (generator, migration 2, repair)."""
     clear(con)
-    apply(con, {t: t for t in MINUTE_SQL.keys() | ACTIVITY_SQL.keys()})
+    apply(con, {t: t for t in MINUTE_SQL.keys() | ACTIVITY_SQL.keys() | TOUCH_SQL.keys()})
 
 
 def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
@@ -237,6 +342,19 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")
         con.execute("DROP TABLE _c")
+    for table, key in (("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, merchant_id, sum(orders)::BIGINT AS orders, "
+            f"sum(gmv) AS gmv, sum(refunded) AS refunded, sum(member_gmv) AS member_gmv "
+            f"FROM {table} GROUP BY ALL ORDER BY {key}, merchant_id"
+        )
+        con.execute(f"DELETE FROM {table}")
+        con.execute(f"INSERT INTO {table} SELECT * FROM _c")
+        con.execute("DROP TABLE _c")
+    con.execute("CREATE OR REPLACE TEMP TABLE _t AS SELECT * FROM rollup_merchant_touch")
+    con.execute("DELETE FROM rollup_merchant_touch")
+    _insert_touch(con, "SELECT * FROM _t")
+    con.execute("DROP TABLE _t")
     for table, key in (("rollup_active_hour_sample", "hour"), ("rollup_active_day_sample", "day")):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, user_id, bit_or(flags)::INTEGER AS flags "

@@ -54,6 +54,9 @@ SCREEN_KEYS: list[Key] = [
     Key("enter", "enter", "drill", "Drill down (open the merchant of the row)", "tables"),
     Key("escape", "esc", "back", "Back to the previous screen", "views"),
     Key("ctrl+p", "ctrl+p", "command_palette", "Command palette: every command by name"),
+    Key("s,greater_than_sign", "s >", "sort(1)", "Sort by the next column", "merchants"),
+    Key("less_than_sign", "<", "sort(-1)", "Sort by the previous column", "merchants"),
+    Key("I", "I", "invert", "Invert the sort order", "merchants"),
 ]
 
 ALL_KEYS: list[Key] = [*APP_KEYS, *SCREEN_KEYS]

@@ -1,0 +1,214 @@
+"""`ecotop merchant FILE ID_OR_NAME`: one merchant's closed loop and measures, headless.
+
+The same numbers as the merchant view (queries.merchant.merchant_detail): the funnel as an ordered
+list of steps with counts and conversions, GMV, orders, AOV, refund rate, payers (new, returning),
+member share, pay-to-member rate, repurchase, the entry mix, Pay Score, customer groups and Channels
+lives. Numeric input is a merchant id; anything else is a name, matched exactly (ignoring case) or as
+a unique part of one. A name matching several merchants lists them (id, name, industry, city) on
+stderr and exits 1; an unknown merchant exits 1; a bad --range exits 2 (usage).
+
+`--json` prints one object: {"merchant", "range", "as_of", "window", "funnel": [{"position", "step",
+"label", "customers", "base", "converted", "conversion"}, ...], "measures": {NAME: {"value",
+"previous", "change", "kind"}}, "repurchase", "trend", "entry_mix", "pay_score", "groups", "lives"};
+rates are fractions, money numbers in CNY, times ISO 8601 in the display zone, missing values null.
+Imports no Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tui.cli import guarded
+from tui.commands.kpis import (
+    DEFAULT_RANGE,
+    RANGE_CHOICES,
+    display_zone,
+    format_change,
+    format_value,
+)
+
+DASH = "—"
+
+
+def _bar(value: float, top: float, width: int = 24) -> str:
+    if top <= 0 or value <= 0:
+        return ""
+    n = max(1, round(value / top * width))
+    return "█" * n
+
+
+def _in_zone(obj: Any, zone: tzinfo) -> Any:
+    if isinstance(obj, datetime):
+        return obj.astimezone(zone)
+    if isinstance(obj, dict):
+        return {k: _in_zone(v, zone) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_in_zone(v, zone) for v in obj]
+    return obj
+
+
+def _columns(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(right))]
+    return [
+        "  ".join(
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=False)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+MEASURE_LABELS = [
+    ("gmv", "GMV"),
+    ("orders", "orders"),
+    ("aov", "AOV"),
+    ("refund_rate", "refund rate"),
+    ("payers", "payers"),
+    ("new_payers", "new payers"),
+    ("returning_payers", "returning payers"),
+    ("member_share", "member share of GMV"),
+    ("pay_to_member", "pay-to-member rate"),
+    ("repeat_rate", "paid 2+ times in range"),
+    ("repurchase_30d", "repurchase within 30d"),
+    ("repurchase_90d", "repurchase within 90d"),
+]
+
+
+def render_text(d: dict[str, Any]) -> str:
+    """The human-readable report of one merchant (plain text, no colour)."""
+    m = d["merchant"]
+    out = [
+        f"{m['name']} (#{m['merchant_id']}, {m['industry']}, {m['city']})",
+        f"range {d['range']}, window ending {d['as_of'].isoformat()}",
+        "",
+        "closed loop",
+    ]
+    top = max((s["customers"] for s in d["funnel"]), default=0)
+    rows = [("step", "customers", "conversion", "")]
+    for s in d["funnel"]:
+        conv = "" if s["position"] == 1 else format_value("rate", s["conversion"])
+        rows.append((s["label"], f"{s['customers']:,}", conv, _bar(s["customers"], top)))
+    out += ["  " + line for line in _columns(rows, (False, True, True, False))]
+    out += ["", "measures"]
+    rows = [("measure", "value", "previous", "change")]
+    for key, label in MEASURE_LABELS:
+        ms = d["measures"][key]
+        kind = ms["kind"]
+        rows.append(
+            (
+                label,
+                format_value(kind, ms["value"]),
+                format_value(kind, ms["previous"]) if ms["previous"] is not None else DASH,
+                format_change(kind, ms["change"]),
+            )
+        )
+    out += ["  " + line for line in _columns(rows, (False, True, True, True))]
+    rep = d["repurchase"]
+    if not rep["cohort_30"]:
+        out.append(
+            "  (repurchase: no customer's first payment in this range is 30+ days before its end)"
+        )
+    out += ["", "entry mix"]
+    rows = [("entry", "orders", "GMV", "share")]
+    for e in d["entry_mix"]:
+        rows.append(
+            (
+                e["entry"],
+                f"{e['orders']:,}",
+                format_value("money", e["gmv"]),
+                format_value("rate", e["share"]),
+            )
+        )
+    out += ["  " + line for line in _columns(rows, (False, True, True, True))]
+    p = d["pay_score"]
+    out += [
+        "",
+        "pay score",
+        f"  orders {p['orders']:,} (done {p['done']:,}, doing {p['doing']:,}, created {p['created']:,},"
+        f" revoked {p['revoked']:,}, expired {p['expired']:,}),"
+        f" deposits waived {format_value('money', p['deposit_waived'])}",
+        f"  completed {p['completed']:,}: collected day 0 {format_value('rate', p['collection_d0'])},"
+        f" day 7 {format_value('rate', p['collection_d7'])}, day 30 {format_value('rate', p['collection_d30'])},"
+        f" amount {format_value('rate', p['collection_rate'])}; unpaid 30d+ {p['overdue_30d']:,}",
+    ]
+    g = d["groups"]
+    size = (
+        DASH
+        if g["avg_size"] is None
+        else f"avg {g['avg_size']:.0f}, max {g['max_size']}, {g['at_cap']} at the {g['cap']} cap"
+    )
+    out += [
+        "",
+        "customer groups",
+        f"  {g['groups']:,} groups, {g['members']:,} members ({size});"
+        f" active {format_value('rate', g['active_share'])}; joins {g['joins']:,}, leaves {g['leaves']:,}",
+    ]
+    lv = d["lives"]
+    out += [
+        "",
+        "channels lives",
+        f"  {lv['lives']:,} lives, {lv['viewers']:,} viewers, peak {lv['peak_viewers'] or 0:,},"
+        f" {lv['orders']:,} orders, GMV {format_value('money', lv['gmv'])}",
+    ]
+    for x in lv["top"][:5]:
+        out.append(
+            f"    {x['started_at'].strftime('%m-%d %H:%M')}  viewers {x['viewers']:,}"
+            f"  peak {x['peak_viewers']:,}  GMV {format_value('money', x['gmv'])}"
+        )
+    return "\n".join(out)
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("merchant")
+@click.option(
+    "--range",
+    "range_key",
+    type=click.Choice(RANGE_CHOICES, case_sensitive=False),
+    default=DEFAULT_RANGE,
+    show_default=True,
+    help="time range: the window [as_of - range, as_of) against the one before it",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@guarded
+def merchant(file: Path, merchant: str, range_key: str, as_json: bool) -> None:
+    """One merchant's closed loop in FILE: MERCHANT is an id or (part of) a name."""
+    from queries.kpis import resolve_as_of
+    from queries.merchant import (
+        AmbiguousMerchant,
+        detail_to_dict,
+        merchant_detail,
+        resolve_merchant,
+    )
+    from queries.windows import live_as_of, window
+    from store import open_db
+
+    db = open_db(file)
+    try:
+        cur = db.cursor()
+        try:
+            found = resolve_merchant(cur, merchant)
+        except AmbiguousMerchant as exc:
+            click.echo(f"ecotop: {exc}:", err=True)
+            for r in exc.matches:
+                click.echo(
+                    f"  {r['merchant_id']}\t{r['name']}\t{r['industry']}\t{r['city']}", err=True
+                )
+            sys.exit(1)
+        as_of = resolve_as_of(cur, live=False) or live_as_of()
+        detail = merchant_detail(cur, found["merchant_id"], window(range_key.lower(), as_of))
+        zone = display_zone(db.meta().get("display_zone"))
+    finally:
+        db.close()
+    detail = _in_zone(detail, zone)
+    if as_json:
+        text = json.dumps(detail_to_dict(detail), indent=2, ensure_ascii=False)
+    else:
+        text = render_text(detail)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
