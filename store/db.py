@@ -23,13 +23,19 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 class Limits:
     """What one process allows DuckDB: threads, memory and a temp directory it can write.
 
-    Defaults suit a shared server; each can be overridden by ECOTOP_THREADS, ECOTOP_MEMORY_LIMIT and
-    ECOTOP_TEMP_DIR, or by the caller.
+    Defaults suit a shared server; each can be overridden by ECOTOP_THREADS, ECOTOP_MEMORY_LIMIT,
+    ECOTOP_TEMP_DIR and ECOTOP_CHECKPOINT_THRESHOLD, or by the caller.
     """
 
     threads: int = field(default_factory=lambda: int(os.environ.get("ECOTOP_THREADS", "2")))
     memory_limit: str = field(default_factory=lambda: os.environ.get("ECOTOP_MEMORY_LIMIT", "1GB"))
     temp_directory: str = field(default_factory=lambda: os.environ.get("ECOTOP_TEMP_DIR", ""))
+    # DuckDB checkpoints by itself when a commit leaves the WAL above this (16MB by default, which
+    # under continuous ingest rewrote the tables' tails every other file and halved throughput);
+    # spool ingestion checkpoints from its own thread below it (store.spool, --wal-limit).
+    checkpoint_threshold: str = field(
+        default_factory=lambda: os.environ.get("ECOTOP_CHECKPOINT_THRESHOLD", "128MB")
+    )
 
     def config(self) -> dict[str, str | int | bool]:
         temp = self.temp_directory or _default_temp_dir()
@@ -37,6 +43,7 @@ class Limits:
             "threads": self.threads,
             "memory_limit": self.memory_limit,
             "temp_directory": temp,
+            "checkpoint_threshold": self.checkpoint_threshold,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
         }
@@ -119,6 +126,9 @@ def _looks_like_duckdb(path: Path) -> bool:
     return len(head) >= 12 and head[8:12] == b"DUCK"
 
 
+_OPEN_CONFIGS: dict[tuple[str, bool], dict[str, str | int | bool]] = {}
+
+
 def connect(
     path: str | os.PathLike[str],
     *,
@@ -137,10 +147,21 @@ def connect(
     if create and not p.parent.exists():
         raise errors.Missing(p.parent)
     cfg = (limits or Limits()).config()
+    key = str(p.resolve())
     try:
-        con = duckdb.connect(str(p), read_only=not write, config=cfg)
+        try:
+            con = duckdb.connect(str(p), read_only=not write, config=cfg)
+        except duckdb.ConnectionException as exc:
+            # This process already has the file open with other limits; DuckDB shares one instance
+            # per file and process, so a second open must use the limits of the first.
+            first = _OPEN_CONFIGS.get((key, write))
+            if first is None or first == cfg or "different configuration" not in str(exc):
+                raise
+            con = duckdb.connect(str(p), read_only=not write, config=first)
+            cfg = first
     except duckdb.Error as exc:
         raise _translate(p, exc) from None
+    _OPEN_CONFIGS[(key, write)] = cfg
     from store import guard
 
     if not guard.is_locked_down(con):  # else: this process already opened (and locked) the file
