@@ -230,3 +230,32 @@ def test_per_client_limits(served_copy: Path, monkeypatch: pytest.MonkeyPatch) -
         assert db.cursor().execute("SELECT 1").fetchall() == [(1,)]
     finally:
         stop(writer)
+
+
+async def test_dashboard_reads_through_the_writer_and_survives_its_death(served_copy: Path) -> None:
+    from store.remote import RemoteDatabase
+    from tui.app import make_app
+    from tui.widgets.status import StatusBar
+
+    writer = start_writer(served_copy)
+    try:
+        app = make_app(served_copy, rules=(), refresh_s=30.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            assert isinstance(app.db, RemoteDatabase) and app.db.pid == writer.pid
+            bar = app.screen.query_one(StatusBar)
+            assert f"via PID {writer.pid}" in bar.plain
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait()
+            t0 = time.monotonic()
+            while isinstance(app.db, RemoteDatabase) and time.monotonic() - t0 < 5:
+                await pilot.pause(0.1)
+            # noticed within 2 s, and the file is now read directly, without a restart
+            assert time.monotonic() - t0 < 2.0
+            assert not isinstance(app.db, RemoteDatabase)
+            app.request_refresh()
+            await pilot.pause(0.5)
+            assert "via PID" not in app.screen.query_one(StatusBar).plain
+            assert app.last_error is None
+    finally:
+        stop(writer)

@@ -6,6 +6,7 @@ the live simulator thread, the time range, pause, the alert state and the app-wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -170,6 +171,7 @@ class EcotopApp(App):
         self.alerts: list[Any] = []
         self._firing: set[str] = set()
         self._alerts_judged = False
+        self._lost_writer: int | None = None  # PID of a serving writer that went away
 
     # -- the screens -----------------------------------------------------------------------------
 
@@ -286,7 +288,9 @@ class EcotopApp(App):
         if error is not None:
             self.last_error = _one_line(error)
             self.log.error(f"refresh failed: {error!r}")
-        else:
+            if getattr(self.db, "remote", False):
+                self._check_writer()
+        elif self._lost_writer is None:
             self.last_error = None
         if alerts is not None:
             self.set_alerts(alerts)
@@ -370,7 +374,44 @@ class EcotopApp(App):
             self.call_after_refresh(self._start_serving)
         if self._watchdog and not self.is_headless:
             self._install_watchdog()
+        if getattr(self.db, "remote", False):
+            # a reader through another process's socket notices within a second when it goes away
+            self.set_interval(1.0, self._check_writer, name="writer-watch")
         # The first refresh starts when the default screen is resumed (after the first paint).
+
+    def _check_writer(self) -> None:
+        """When the writer this app reads through went away: keep the screen, say so, and reopen
+        (through a new writer, or the file directly) as soon as that works."""
+        from store.remote import pid_alive
+
+        db = self.db
+        if self._lost_writer is None:
+            if not getattr(db, "remote", False) or (pid_alive(db.pid) and db.ping()):
+                return
+            self._lost_writer = db.pid
+        from store import open_db
+        from store.errors import StoreError
+
+        try:
+            new = open_db(db.path)
+        except StoreError as exc:
+            self.last_error = f"writer PID {self._lost_writer} went away; retrying ({exc})"
+            self._update_status()
+            return
+        old = self._lost_writer
+        self._lost_writer = None
+        with contextlib.suppress(Exception):
+            db.close()
+        self.db = new
+        self.data_as_of = None
+        how = (
+            f"now via PID {new.pid}"
+            if getattr(new, "remote", False)
+            else "reading the file directly"
+        )
+        self.last_error = None
+        self.notify(f"writer PID {old} went away; {how}", severity="warning")
+        self.request_refresh()
 
     def _start_serving(self) -> None:
         """Serve the file to other ecotop processes while this one holds it for writing."""

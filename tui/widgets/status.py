@@ -25,6 +25,8 @@ def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int
         parts.append(("● LIVE", "status-bar--live", 0))
     else:
         parts.append(("■ FILE", "status-bar--file", 0))
+    if getattr(app.db, "remote", False):
+        parts.append((f"via PID {app.db.pid}", "status-bar--remote", 0))
     # live: the clock when the numbers on screen were fetched (frozen while paused)
     as_of = app.last_refresh_at if app.live else app.data_as_of
     if as_of is not None:
@@ -78,6 +80,7 @@ class StatusBar(Widget):
     StatusBar { height: 1; dock: top; background: $panel; color: $text; padding: 0 1; }
     StatusBar > .status-bar--live { color: $text-success; text-style: bold; }
     StatusBar > .status-bar--file { color: $text-primary; text-style: bold; }
+    StatusBar > .status-bar--remote { color: $text-accent; text-style: bold; }
     StatusBar > .status-bar--paused { color: $text-warning; text-style: bold reverse; }
     StatusBar > .status-bar--stale { color: $text-warning; text-style: bold; }
     StatusBar > .status-bar--error { color: $text-error; text-style: bold; }
@@ -89,6 +92,7 @@ class StatusBar(Widget):
     COMPONENT_CLASSES = {
         "status-bar--live",
         "status-bar--file",
+        "status-bar--remote",
         "status-bar--paused",
         "status-bar--stale",
         "status-bar--error",
