@@ -600,6 +600,86 @@ def _rows_problems(t: pa.Table, column: str = "_problem") -> tuple[list[Problem]
     return out, bad.num_rows
 
 
+def stage(parsed: Parsed, cur: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Every kind of a parsed file typed in Arrow: {kind: table with `line` and the table's columns}.
+
+    Typed columns in, typed columns out: pyarrow casts and checks each kind (no SQL to plan); when
+    anything is off, the kind goes through DuckDB's TRY_CAST checks on `cur`, which name the line
+    and field of every problem and decide (NDJSON that needed the line-by-line reader always goes
+    that way). Raises Rejected with every problem found.
+    """
+    groups: dict[str, list[pa.Table]] = {}
+    problems: list[Problem] = []
+    for raw_kind, part in split_by_kind(parsed.table):
+        first = part.column("line")[0].as_py()
+        k = resolve(raw_kind) if raw_kind is not None else None
+        if k is None:
+            why = (
+                "missing (name the file <kind>-*.<ext> or give each row a kind)"
+                if raw_kind is None
+                else f"unknown event kind {raw_kind!r}"
+            )
+            problems.append(Problem(first, "kind", why))
+        else:
+            groups.setdefault(k, []).append(part)
+    if problems:
+        raise Rejected(problems)
+    total = 0
+    out: dict[str, pa.Table] = {}
+    for k, parts in groups.items():
+        kind = KINDS[k]
+        part = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        typed = None
+        if not parsed.json:
+            problems += _foreign_values(kind, part)
+            typed = arrow_stage(kind, part)
+        if typed is None:
+            typed, found, n_bad = _duckdb_stage(cur, kind, part, parsed.json)
+            problems += found
+            total += n_bad
+            if found:
+                continue
+        if kind.key and not kind.update:
+            problems += _duplicate_keys(kind, typed)
+        out[k] = typed
+    if problems:
+        raise Rejected(problems, total)
+    return out
+
+
+def _duckdb_stage(
+    cur: duckdb.DuckDBPyConnection, kind: Kind, part: pa.Table, json_lines: bool
+) -> tuple[pa.Table, list[Problem], int]:
+    """Type one kind's rows with DuckDB's TRY_CAST checks: (typed, problems, bad rows)."""
+    if json_lines:
+        w = part.select(["line", "text"])
+        source = f"(SELECT line, unnest(json_transform(text, {_json_spec(kind)})) FROM _w)"
+        types = {f.name: pa.string() for f in kind.fields}
+    else:
+        names = [n for n in kind.field_names if n in part.column_names]
+        w = part.select(["line", *names])
+        source = "_w"
+        types = {n: part.schema.field(n).type for n in names}
+    cur.register("_w", w)
+    try:
+        typed = cur.sql(stage_sql(kind, source, types)).to_arrow_table()
+    finally:
+        cur.unregister("_w")
+    found, n_bad = _rows_problems(typed)
+    return typed.drop_columns(["_problem"]), found, n_bad
+
+
+@dataclass
+class Prepared:
+    """A file checked as far as it can be without the database: typed rows per kind."""
+
+    res: FileResult
+    typed: dict[str, pa.Table] = field(default_factory=dict)
+    unit: str = "line"
+    duplicate: bool = False
+    elapsed_s: float = 0.0
+
+
 class Loader:
     """Loads spool files into an open writable database on one cursor (one thread).
 
@@ -625,11 +705,15 @@ class Loader:
 
     # Public ------------------------------------------------------------------------------------
 
-    def already_ingested(self, checksum: str) -> bool:
-        rows = self.cur.execute(
-            "SELECT 1 FROM ingest_log WHERE checksum = $c AND outcome = 'ingested' LIMIT 1",
-            {"c": checksum},
-        ).fetchall()
+    def already_ingested(self, checksum: str, cur: duckdb.DuckDBPyConnection | None = None) -> bool:
+        rows = (
+            (cur or self.cur)
+            .execute(
+                "SELECT 1 FROM ingest_log WHERE checksum = $c AND outcome = 'ingested' LIMIT 1",
+                {"c": checksum},
+            )
+            .fetchall()
+        )
         return bool(rows)
 
     def log(self, name: str, size: int, checksum: str, rows: int, outcome: str) -> None:
@@ -647,13 +731,23 @@ class Loader:
         bad input, having written nothing. `crash(point)` is a test hook called at
         'before_commit' and 'after_commit'.
         """
+        return self.commit(self.prepare(name, raw), crash=crash)
+
+    def prepare(
+        self, name: str, raw: bytes, cur: duckdb.DuckDBPyConnection | None = None
+    ) -> Prepared:
+        """Everything before the database: checksum, parse, split by kind, type and check each kind.
+
+        Touches no shared state, so it may run on another thread (with its own cursor `cur`, used
+        only for NDJSON that needs the line-by-line reader and for DuckDB's checks of a kind that
+        pyarrow would not type exactly) while the previous file commits. Raises Rejected.
+        """
+        cur = cur or self.cur
         t0 = time.perf_counter()
-        res = FileResult(name, "ingested", size=len(raw), checksum=sha256(raw))
-        if self.already_ingested(res.checksum):
-            res.outcome = "duplicate"
-            self.log(name, res.size, res.checksum, 0, "duplicate")
-            res.elapsed_s = time.perf_counter() - t0
-            return res
+        prep = Prepared(FileResult(name, "ingested", size=len(raw), checksum=sha256(raw)))
+        if self.already_ingested(prep.res.checksum, cur):
+            prep.duplicate = True  # checked again when it commits
+            return prep
         fmt = file_format(name)
         if fmt is None:
             raise Rejected(
@@ -670,21 +764,42 @@ class Loader:
         try:
             t = self._lap("checksum", t0)
             name_kind = file_kind(name)
-            parsed = parse(self.cur, raw, fmt, name_kind)
+            parsed = parse(cur, raw, fmt, name_kind)
             t = self._lap("parse", t)
-            staged = self._stage(parsed, name_kind)
-            t = self._lap("stage", t)
-            self._check_refs(staged)
-            self._lap("refs", t)
-            res.rows = parsed.table.num_rows
-            res.kinds = dict(staged)
-            self._write(res, staged, crash)
+            prep.typed = stage(parsed, cur)
+            self._lap("stage", t)
         except Rejected as exc:
             exc.unit = unit
             raise
+        prep.res.rows = parsed.table.num_rows
+        prep.res.kinds = {k: t.num_rows for k, t in prep.typed.items()}
+        prep.unit = unit
+        prep.elapsed_s = time.perf_counter() - t0
+        return prep
+
+    def commit(self, prep: Prepared, *, crash: Callable[[str], None] | None = None) -> FileResult:
+        """Check ids against the database and load a prepared file in one transaction."""
+        t0 = time.perf_counter()
+        res = prep.res
+        if prep.duplicate or self.already_ingested(res.checksum):
+            res.outcome = "duplicate"
+            self.log(res.name, res.size, res.checksum, 0, "duplicate")
+            res.elapsed_s = prep.elapsed_s + time.perf_counter() - t0
+            return res
+        try:
+            self.typed = prep.typed
+            for k, typed in prep.typed.items():
+                self._register(f"_s_{k}", typed)
+            staged = res.kinds
+            self._check_refs(staged)
+            self._lap("refs", t0)
+            self._write(res, staged, crash)
+        except Rejected as exc:
+            exc.unit = prep.unit
+            raise
         finally:
             self._cleanup()
-        res.elapsed_s = time.perf_counter() - t0
+        res.elapsed_s = prep.elapsed_s + time.perf_counter() - t0
         return res
 
     def _register(self, name: str, table: pa.Table) -> None:
@@ -706,74 +821,7 @@ class Loader:
         self._sizes = None
         self.typed = {}
 
-    # Staging -----------------------------------------------------------------------------------
-
-    def _stage(self, parsed: Parsed, name_kind: str | None) -> dict[str, int]:
-        """Type every kind of the file into Arrow (self.typed[kind], registered as _s_<kind>).
-
-        Typed columns in, typed columns out: pyarrow casts and checks each kind (no SQL to plan);
-        when anything is off, the kind goes through DuckDB's TRY_CAST checks, which name the line
-        and field of every problem and decide (NDJSON that needed the line-by-line reader always
-        goes that way). Returns rows per kind.
-        """
-        groups: dict[str, list[pa.Table]] = {}
-        problems: list[Problem] = []
-        for raw_kind, part in split_by_kind(parsed.table):
-            first = part.column("line")[0].as_py()
-            k = resolve(raw_kind) if raw_kind is not None else None
-            if k is None:
-                why = (
-                    "missing (name the file <kind>-*.<ext> or give each row a kind)"
-                    if raw_kind is None
-                    else f"unknown event kind {raw_kind!r}"
-                )
-                problems.append(Problem(first, "kind", why))
-            else:
-                groups.setdefault(k, []).append(part)
-        if problems:
-            raise Rejected(problems)
-        total = 0
-        out: dict[str, int] = {}
-        for k, parts in groups.items():
-            kind = KINDS[k]
-            part = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-            typed = None
-            if not parsed.json:
-                problems += _foreign_values(kind, part)
-                typed = arrow_stage(kind, part)
-            if typed is None:
-                typed, found, n_bad = self._duckdb_stage(kind, part, parsed.json)
-                problems += found
-                total += n_bad
-                if found:
-                    continue
-            if kind.key and not kind.update:
-                problems += _duplicate_keys(kind, typed)
-            out[k] = typed.num_rows
-            self.typed[k] = typed
-            self._register(f"_s_{k}", typed)
-        if problems:
-            raise Rejected(problems, total)
-        return out
-
-    def _duckdb_stage(
-        self, kind: Kind, part: pa.Table, json_lines: bool
-    ) -> tuple[pa.Table, list[Problem], int]:
-        """Type one kind's rows with DuckDB's TRY_CAST checks: (typed, problems, bad rows)."""
-        if json_lines:
-            self._register("_w", part.select(["line", "text"]))
-            source = f"(SELECT line, unnest(json_transform(text, {_json_spec(kind)})) FROM _w)"
-            types = {f.name: pa.string() for f in kind.fields}
-        else:
-            names = [n for n in kind.field_names if n in part.column_names]
-            self._register("_w", part.select(["line", *names]))
-            source = "_w"
-            types = {n: part.schema.field(n).type for n in names}
-        typed = self.cur.sql(stage_sql(kind, source, types)).to_arrow_table()
-        self.cur.unregister("_w")
-        self._views.remove("_w")
-        found, n_bad = _rows_problems(typed)
-        return typed.drop_columns(["_problem"]), found, n_bad
+    # Checking ids ------------------------------------------------------------------------------
 
     def _check_refs(self, staged: dict[str, int]) -> None:
         """Every id must exist in the database or be created on an earlier line of this file.
@@ -852,13 +900,15 @@ class Loader:
                 f"SELECT {_q(key)} FROM {table} WHERE {_q(key)} IN ({_int_list(ids.to_pylist())})"
             ).to_arrow_table()
             return ids.filter(pc.invert(pc.is_in(ids, value_set=found.column(0))))
+        # A semi join (table rows that match) lets DuckDB push the ids' range into the table scan;
+        # an anti join would scan it all.
         self._register("_ids", pa.table({"id": ids}))
-        out = cur.sql(
-            f"SELECT c.id FROM _ids c ANTI JOIN {table} t ON t.{_q(key)} = c.id"
+        found = cur.sql(
+            f"SELECT t.{_q(key)} FROM {table} t SEMI JOIN _ids c ON t.{_q(key)} = c.id"
         ).to_arrow_table()
         cur.unregister("_ids")
         self._views.remove("_ids")
-        return out.column(0).combine_chunks()
+        return ids.filter(pc.invert(pc.is_in(ids, value_set=found.column(0))))
 
     def _table_rows(self, table: str) -> int:
         """Estimated rows of a table (read once per file)."""
@@ -1364,6 +1414,8 @@ class Spool:
         self.wal_path = Path(f"{path}.wal") if path else None
         self.checkpoints = 0
         self.wal_peak = 0
+        self._pool: Any = None
+        self._prep_cur: duckdb.DuckDBPyConnection | None = None
 
     @property
     def cur(self) -> duckdb.DuckDBPyConnection:
@@ -1397,13 +1449,70 @@ class Spool:
 
     def process(self, path: Path) -> FileResult | None:
         """Ingest, skip or reject one file and move it; None if it vanished before it was read."""
+        return self._finish(path, self._prepare(path, self.cur))
+
+    def run_once(
+        self,
+        stop: threading.Event | None = None,
+        on_result: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Process every file waiting now (stopping between files when `stop` is set); each
+        result also goes to `on_result` as soon as its file is done.
+
+        Pipelined: while one file commits on the ingest cursor, a helper thread reads, parses and
+        types the next one on its own cursor (the commits stay strictly one after the other).
+        """
+        out: list[FileResult] = []
+        files = self.pending()
+        if not files:
+            return out
+        ex = self._executor()
+        nxt = ex.submit(self._prepare_in_helper, files[0])
+        for i, p in enumerate(files):
+            if stop is not None and stop.is_set():
+                break
+            prepared = nxt.result()
+            if i + 1 < len(files):
+                nxt = ex.submit(self._prepare_in_helper, files[i + 1])
+            r = self._finish(p, prepared)
+            if r is not None:
+                out.append(r)
+                if on_result is not None:
+                    on_result(r)
+        return out
+
+    def _executor(self) -> Any:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecotop-spool-prep")
+        return self._pool
+
+    def _prepare_in_helper(self, path: Path) -> tuple[bytes | None, Any]:
+        if self._prep_cur is None:
+            self._prep_cur = self.db.cursor()
+        return self._prepare(path, self._prep_cur)
+
+    def _prepare(self, path: Path, cur: duckdb.DuckDBPyConnection) -> tuple[bytes | None, Any]:
+        """(bytes, Prepared or the Rejected/database error it raised); (None, None) if it vanished."""
         try:
             raw = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
+            return None, None
+        try:
+            return raw, self.loader.prepare(path.name, raw, cur)
+        except (Rejected, duckdb.Error) as exc:
+            return raw, exc
+
+    def _finish(self, path: Path, prepared: tuple[bytes | None, Any]) -> FileResult | None:
+        raw, prep = prepared
+        if raw is None:
             return None
         t0 = time.perf_counter()
         try:
-            res = self.loader.load(path.name, raw, crash=self.crash)
+            if isinstance(prep, BaseException):
+                raise prep
+            res = self.loader.commit(prep, crash=self.crash)
         except duckdb.Error as exc:  # not the file's fault: nothing loaded, it stays in the spool
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise IngestFailed(
@@ -1434,24 +1543,6 @@ class Spool:
         self.maybe_checkpoint()
         return res
 
-    def run_once(
-        self,
-        stop: threading.Event | None = None,
-        on_result: Callable[[FileResult], None] | None = None,
-    ) -> list[FileResult]:
-        """Process every file waiting now (stopping between files when `stop` is set); each
-        result also goes to `on_result` as soon as its file is done."""
-        out = []
-        for p in self.pending():
-            if stop is not None and stop.is_set():
-                break
-            r = self.process(p)
-            if r is not None:
-                out.append(r)
-                if on_result is not None:
-                    on_result(r)
-        return out
-
     def wal_size(self) -> int:
         if self.wal_path is None:
             return 0
@@ -1475,6 +1566,13 @@ class Spool:
 
     def close(self) -> None:
         """Close the ingest cursor and let another ingester have the directory."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._prep_cur is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._prep_cur.close()
+            self._prep_cur = None
         if self._cur is not None:
             with contextlib.suppress(duckdb.Error):
                 self._cur.close()

@@ -539,11 +539,10 @@ def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Pa
     block = section.split("```ndjson\n", 1)[1].split("```", 1)[0]
     lines = [json.loads(ln) for ln in block.splitlines()]
     assert [ln["kind"] for ln in lines] == list(KINDS)
-    from store.spool import Loader, parse
+    from store.spool import parse, stage
 
     db = open_db(db_path, write=True)
-    loader = Loader(db.cursor())
-    parsed = parse(loader.cur, block.encode(), "ndjson", None)
-    assert loader._stage(parsed, None) == dict.fromkeys(KINDS, 1)  # types and rules all pass
-    loader._cleanup()
+    cur = db.cursor()
+    typed = stage(parse(cur, block.encode(), "ndjson", None), cur)  # types and rules all pass
+    assert {k: t.num_rows for k, t in typed.items()} == dict.fromkeys(KINDS, 1)
     db.close()
