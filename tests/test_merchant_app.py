@@ -286,3 +286,15 @@ def test_merchant_view_snapshot(snap_compare, small_db: Path, small_db_end, size
         assert snap_compare(app, terminal_size=size, run_before=_merchant_view)
     finally:
         app.db.close()
+
+
+async def test_prefetch_fills_the_cache_so_m_shows_rows_on_mount(tiny_path: Path) -> None:
+    app = app_for(tiny_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.refresh_count >= 1 and app._inflight is None)
+        merchants_screen.prefetch(app)
+        await wait_for(pilot, lambda: len(merchants_screen._CACHE) == 1)
+        await pilot.press("m")
+        screen = app.screen
+        assert isinstance(screen, MerchantsScreen)
+        assert screen.rows is not None and len(screen.rows) == 8  # shown at mount, from the cache

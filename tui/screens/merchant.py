@@ -79,19 +79,29 @@ class MerchantScreen(EcotopScreen):
 
     # -- the refresh contract -------------------------------------------------------------------
 
-    def fetch(self, cur: Any, ctx: RefreshContext) -> dict[str, Any]:
+    def fetch(self, cur: Any, ctx: RefreshContext) -> dict[str, Any] | None:
         from queries.kpis import resolve_as_of
         from queries.merchant import MerchantNotFound, merchant_detail
         from queries.windows import live_as_of, window
 
         as_of = resolve_as_of(cur, live=ctx.live, now=ctx.now) or live_as_of(ctx.now)
+        shown = self.detail
+        if (
+            not ctx.live
+            and shown is not None
+            and shown["range"] == ctx.range_key
+            and shown["as_of"] == as_of
+        ):
+            return None  # a file that does not change: the same numbers
         win = window(ctx.range_key, as_of)
         try:
             return merchant_detail(cur, self.merchant_id, win)
         except MerchantNotFound as exc:
             return {"missing": str(exc)}
 
-    def apply(self, data: dict[str, Any]) -> None:
+    def apply(self, data: dict[str, Any] | None) -> None:
+        if data is None:
+            return
         title = self.query_one("#merchant-title", Static)
         if "missing" in data:
             title.update(f"✖ {data['missing']}")

@@ -374,6 +374,38 @@ class MerchantsScreen(EcotopScreen):
         self.post_message(OpenMerchant(event.merchant_id))
 
 
+def prefetch(app: Any) -> None:
+    """Warm the merchants list in a background thread: import what it needs (pyarrow.compute and
+    Polars, ~0.5 s the first time) and compute the list of the current range into the cache, so the
+    first `m` shows rows at once. For the app to call once it is idle (after its first refresh)."""
+    import threading
+
+    db, range_key = app.db, app.range_key
+    try:
+        as_of = _as_of_now(app)
+    except Exception:
+        return
+    if as_of is None:
+        return
+
+    def run() -> None:
+        cur = None
+        try:
+            import polars  # noqa: F401
+            import pyarrow.compute  # noqa: F401
+
+            cur = db.cursor()
+            _compute(cur, _db_key(db), range_key, as_of)
+        except Exception:  # only a warm-up: `m` computes the list itself
+            pass
+        finally:
+            if cur is not None:
+                with contextlib.suppress(Exception):
+                    cur.close()
+
+    threading.Thread(target=run, name="ecotop-merchants-prefetch", daemon=True).start()
+
+
 def _compute(cur: Any, db_key: str, range_key: str, as_of: datetime) -> ListData:
     """The list of every merchant over the window of `range_key` ending at `as_of` (cached)."""
     from queries.merchant import assemble_list, merchant_numbers
