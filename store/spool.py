@@ -1,12 +1,13 @@
 """Spool ingestion: other processes drop event files into a directory; ecotop loads each exactly once.
 
-A file is read once into memory (its SHA-256 is taken from those bytes) and parsed into Arrow (NDJSON
-through DuckDB's JSON functions, CSV and Parquet through pyarrow; SQL itself never opens a file). Its
-rows are split by event kind (store.spool_format), typed and checked kind by kind in DuckDB over the
-registered Arrow data (casts, required fields, enums, cross-field rules, ids that must exist in the
-database or be created on an earlier line), all vectorised. Then the file is loaded in ONE
-transaction with its rollup deltas and its `ingest_log` row, and only then moves to `done/` (or is
-deleted).
+A file is read once into memory (its SHA-256 is taken from those bytes) and parsed into Arrow
+(pyarrow's readers; NDJSON that they cannot take line by line goes through DuckDB's JSON functions;
+SQL itself never opens a file). Its rows are split by event kind (store.spool_format) and typed and
+checked kind by kind, vectorised: pyarrow casts and masks first, and where anything is off DuckDB's
+TRY_CAST checks over the registered Arrow data name the line and field of every problem. Ids must
+exist in the database (looked up by primary-key index or semi join) or be created on an earlier line.
+Then the file is loaded in ONE transaction with its rollup deltas and its `ingest_log` row, and only
+then moves to `done/` (or is deleted). The next file is read and typed on a helper thread meanwhile.
 
 Exactly once, across crashes: a crash before COMMIT leaves nothing (the file is still in the spool and
 is loaded again); a crash after COMMIT but before the move leaves a file whose checksum `ingest_log`
@@ -304,6 +305,8 @@ def parse_csv(raw: bytes) -> Parsed:
                 convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}),
             )
         raise Rejected(bad_rows)
+    if "line" in t.column_names:
+        raise Rejected([Problem(1, "line", "unknown field")])
     t = t.append_column("line", pa.array(range(2, t.num_rows + 2), pa.int64()))
     if "kind" not in t.column_names:
         t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
@@ -320,6 +323,8 @@ def parse_parquet(raw: bytes) -> Parsed:
         raise Rejected(
             [Problem(0, "", f"not a Parquet file: {str(exc).splitlines()[0]}")], unit="row"
         ) from None
+    if "line" in t.column_names:
+        raise Rejected([Problem(0, "line", "unknown field")], unit="row")
     t = t.append_column("line", pa.array(range(1, t.num_rows + 1), pa.int64()))
     if "kind" not in t.column_names:
         t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
@@ -375,11 +380,13 @@ def parse(cur: duckdb.DuckDBPyConnection, raw: bytes, fmt: str, name_kind: str |
         t = read_ndjson_fast(raw)
         if t is None:
             return parse_ndjson(cur, raw, name_kind)
+        if "line" in t.column_names or (
+            "kind" in t.column_names and not pa.types.is_string(t.schema.field("kind").type)
+        ):
+            return parse_ndjson(cur, raw, name_kind)  # it names the line and field
         t = t.append_column("line", pa.array(range(1, t.num_rows + 1), pa.int64()))
         if "kind" not in t.column_names:
             t = t.append_column("kind", pa.nulls(t.num_rows, pa.string()))
-        elif not pa.types.is_string(t.schema.field("kind").type):
-            return parse_ndjson(cur, raw, name_kind)
         parsed = Parsed(t, "line")
     else:
         parsed = parse_csv(raw) if fmt == "csv" else parse_parquet(raw)
@@ -424,14 +431,11 @@ def split_by_kind(t: pa.Table) -> list[tuple[str | None, pa.Table]]:
         t = t.take(pc.sort_indices(t, [("kind", "ascending"), ("line", "ascending")]))
         kc = t.column("kind").combine_chunks()
     # Boundaries where the kind changes (null compares as its own value).
-    vals = kc.to_pylist() if n <= 1 else None
-    if vals is None:
-        filled = pc.fill_null(kc, "\x00null")
+    starts = [0]
+    if n > 1:
+        filled = pc.fill_null(kc, "\x00")
         change = pc.not_equal(filled.slice(1), filled.slice(0, n - 1))
-        idx = pc.indices_nonzero(change).to_pylist()
-        starts = [0] + [i + 1 for i in idx]
-    else:
-        starts = [0]
+        starts += [i + 1 for i in pc.indices_nonzero(change).to_pylist()]
     ends = starts[1:] + [n]
     out = []
     for s, e in zip(starts, ends, strict=True):
@@ -690,7 +694,6 @@ class Loader:
     def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
         self.cur = cur
         self._views: list[str] = []
-        self._temps: list[str] = []
         self._sizes: dict[str, int] | None = None
         self.typed: dict[str, pa.Table] = {}  # the file's rows per kind, typed (table column names)
         self.timings: dict[str, float] = {}
@@ -806,18 +809,11 @@ class Loader:
         self.cur.register(name, table)
         self._views.append(name)
 
-    def _temp(self, name: str, sql: str) -> None:
-        self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-        self._temps.append(name)
-
     def _cleanup(self) -> None:
         for n in self._views:
             with contextlib.suppress(duckdb.Error):
                 self.cur.unregister(n)
-        for n in self._temps:
-            with contextlib.suppress(duckdb.Error):
-                self.cur.execute(f"DROP TABLE IF EXISTS {n}")
-        self._views, self._temps = [], []
+        self._views = []
         self._sizes = None
         self.typed = {}
 
@@ -1413,6 +1409,7 @@ class Spool:
         path = getattr(db, "path", None)
         self.wal_path = Path(f"{path}.wal") if path else None
         self.checkpoints = 0
+        self.checkpoint_error: str | None = None
         self.wal_peak = 0
         self._pool: Any = None
         self._prep_cur: duckdb.DuckDBPyConnection | None = None
@@ -1558,8 +1555,14 @@ class Spool:
         if size <= (self.wal_limit if limit is None else limit):
             return False
         try:
-            self.cur.execute("CHECKPOINT")
-        except duckdb.Error:  # e.g. another transaction holds it up: try again after the next file
+            try:
+                self.cur.execute("CHECKPOINT")
+            except duckdb.TransactionException:
+                # Readers are running (the dashboard's refresh): FORCE waits for the checkpoint lock
+                # (DuckDB >= 1.4; it no longer aborts them), holding new transactions meanwhile.
+                self.cur.execute("FORCE CHECKPOINT")
+        except duckdb.Error as exc:  # try again after the next file
+            self.checkpoint_error = str(exc).splitlines()[0]
             return False
         self.checkpoints += 1
         return True
