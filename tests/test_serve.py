@@ -259,3 +259,29 @@ async def test_dashboard_reads_through_the_writer_and_survives_its_death(served_
             assert app.last_error is None
     finally:
         stop(writer)
+
+
+def test_ingest_watch_serves_its_file(served_copy: Path, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    writer = subprocess.Popen(
+        [*ECOTOP, "ingest", str(served_copy), "--spool", str(spool), "--watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while read_info(served_copy) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = run("query", str(served_copy), "SELECT count(*) AS n FROM users", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)[0]["n"] > 0
+        db = open_db(served_copy)
+        assert isinstance(db, RemoteDatabase) and db.pid == writer.pid
+        db.close()
+    finally:
+        stop(writer)
+    assert read_info(served_copy) is None

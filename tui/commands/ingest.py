@@ -131,7 +131,14 @@ def ingest(
     t0 = time.perf_counter()
     db = open_db(file, write=True)
     spool = None
+    serving = None
     try:
+        if mode == "watch":
+            # while this process holds the file, every other ecotop on it answers through it
+            import queries
+            from store.server import Serving
+
+            serving = Serving(db, named=lambda name: queries.get(name).sql)
         spool = Spool(
             db,
             spool_dir,
@@ -166,6 +173,8 @@ def ingest(
             summary["wal_peak_bytes"] = spool.wal_peak
             summary["checkpoints"] = spool.checkpoints
             spool.close()
+        if serving is not None:
+            serving.stop()
         db.close()
     elapsed = time.perf_counter() - t0
     summary["elapsed_s"] = round(elapsed, 3)
