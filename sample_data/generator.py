@@ -20,35 +20,10 @@ import store
 from sample_data import model, sql
 from sample_data.model import INDUSTRIES, Params
 from store import bulk, rollups
+from store.ingest import RAW_TABLES
 
 Progress = Callable[[str, float], None]
 
-RAW_TABLES = (
-    "users",
-    "merchants",
-    "official_accounts",
-    "mini_programs",
-    "wecom_enterprises",
-    "channels",
-    "groups",
-    "app_sessions",
-    "oa_follows",
-    "oa_articles",
-    "oa_reads",
-    "mp_visits",
-    "transactions",
-    "memberships",
-    "payscore_orders",
-    "wecom_contacts",
-    "group_members",
-    "wecom_messages",
-    "channel_posts",
-    "live_sessions",
-    "channel_views",
-)
-
-# Small tables whose joins may shuffle rows: sorted on insert (the big ones come out in time order
-# from the slot order, in a few runs at most, which is what zone maps need).
 
 # Rough share of the run each stage takes (for the progress callback).
 _STAGES: tuple[tuple[str, float], ...] = (
