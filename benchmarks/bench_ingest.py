@@ -406,6 +406,27 @@ def _catch_up_schema(db: Any) -> list[str]:
     return made
 
 
+def _check_schema(db: Any, src: Path) -> None:
+    """Fail clearly when the cached file's rollups no longer fit this build's rollup SQL."""
+    import duckdb
+
+    from store import rollups
+
+    con = db.con
+    con.execute("BEGIN")
+    try:
+        sources = rollups.MINUTE_SQL.keys() | rollups.ACTIVITY_SQL.keys()
+        rollups.apply(con, {t: f"(SELECT * FROM {t} LIMIT 0)" for t in sources})
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise RuntimeError(
+            f"{src} predates this build's schema ({first}); delete it and the benchmark makes a "
+            "new one"
+        ) from None
+    finally:
+        con.execute("ROLLBACK")
+
+
 def run(ctx: Any) -> dict[str, Any]:
     from store import open_db
 
@@ -417,6 +438,7 @@ def run(ctx: Any) -> dict[str, Any]:
         shutil.copy(src, db_path)
         db = open_db(db_path, write=True)
         caught_up = _catch_up_schema(db)
+        _check_schema(db, src)
         # Idle refresh first: the same refresh with nothing ingesting.
         idle: list[float] = []
         stop = threading.Event()

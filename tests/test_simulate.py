@@ -122,3 +122,19 @@ def test_simulate_usage_errors() -> None:
         capture_output=True, text=True, env=_env(),
     )  # fmt: skip
     assert run.returncode == 2 and "UTC offset" in run.stderr
+
+
+def test_simulate_rate_and_events(tmp_path: Path, small_db_end) -> None:
+    spool = tmp_path / "spool"
+    run = subprocess.run(
+        [
+            *ECOTOP, "simulate", "--spool", str(spool), "--scale", SCALE, "--seed", SEED,
+            "--start", small_db_end.isoformat(), "--rate", "300", "--events", "400",
+            "--interval", "0.5",
+        ],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["events"] >= 400 and summary["elapsed_s"] < 30
+    assert summary["events"] == sum(read_events(p).height for p in _files(spool))

@@ -97,3 +97,32 @@ async def test_the_feed_thread_ingests_and_is_joined_on_quit(
     log = app.db.cursor().execute("SELECT outcome, count(*) FROM ingest_log GROUP BY 1").fetchall()
     assert log == [("ingested", 3)]
     app.db.close()
+
+
+async def test_quitting_mid_file_leaves_the_file_all_in_or_all_out(
+    template: Path, tmp_path: Path
+) -> None:
+    """Quit while a big file is being ingested: it is either all in (and in done/) or untouched."""
+    db = tmp_path / "t.duckdb"
+    shutil.copy(template, db)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    app = make_app(db, spool=spool, rules=(), refresh_s=30, serve=False)
+    batch = EventMaker(23).batch(20_000, T0)
+    before = app.db.cursor().execute("SELECT count(*) FROM app_sessions").fetchall()[0][0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await refreshed(pilot, app)
+        path = write_file(spool, batch, "ndjson")
+        await pilot.pause(0.3)  # the feed has picked it up and is mid-way
+        await pilot.press("q")
+    app.shutdown()
+    cur = app.db.cursor()
+    sessions = cur.execute("SELECT count(*) FROM app_sessions").fetchall()[0][0] - before
+    logged = cur.execute("SELECT count(*) FROM ingest_log WHERE outcome = 'ingested'").fetchall()[
+        0
+    ][0]
+    if (spool / "done" / path.name).exists():
+        assert logged == 1 and sessions == batch["session"].num_rows
+    else:
+        assert path.exists() and logged == 0 and sessions == 0
+    app.db.close()
