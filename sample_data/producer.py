@@ -19,34 +19,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from store.spool_format import ALIASES, ALL_FIELDS, FIELD_TYPES, KINDS
+from store.spool_format import ALIASES, ALL_FIELDS, FIELD_TYPES, INSERT_ORDER, KINDS
 
 FORMATS = ("ndjson", "parquet", "csv")
 EXT = {"ndjson": ".ndjson", "parquet": ".parquet", "csv": ".csv"}
 
 # Kinds in the order a file lists them: ids are created before they are referred to.
 ORDER = (
-    "user",
-    "merchant",
-    "official_account",
-    "mini_program",
-    "wecom_enterprise",
-    "group",
-    "channel",
-    "channel_post",
-    "live_session",
-    "oa_article",
-    "transaction",
-    "payscore_order",
-    "session",
-    "oa_follow",
-    "oa_read",
-    "mp_visit",
-    "membership",
-    "wecom_contact",
-    "group_member",
-    "wecom_message",
-    "channel_view",
+    *INSERT_ORDER,
     "refund",
     "payscore_complete",
     "payscore_collect",

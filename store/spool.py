@@ -43,6 +43,7 @@ from store.spool_format import (
     ALIASES,
     ENTITIES,
     FIELD_TYPES,
+    INSERT_ORDER,
     INT,
     KINDS,
     TEXT,
@@ -60,31 +61,7 @@ INDEX_LOOKUP_MAX = 2048
 _SEP = "\x1e"  # between the problems of one row
 _SEP_SQL = "chr(30)"
 
-# Insert order: entities before the events that refer to them (rollups join merchants, MPs).
-_INSERT_ORDER = [
-    "user",
-    "merchant",
-    "official_account",
-    "mini_program",
-    "wecom_enterprise",
-    "group",
-    "channel",
-    "channel_post",
-    "live_session",
-    "oa_article",
-    "transaction",
-    "payscore_order",
-    "session",
-    "oa_follow",
-    "oa_read",
-    "mp_visit",
-    "membership",
-    "wecom_contact",
-    "group_member",
-    "wecom_message",
-    "channel_view",
-]
-assert sorted(_INSERT_ORDER) == sorted(k for k, v in KINDS.items() if not v.update)
+assert sorted(INSERT_ORDER) == sorted(k for k, v in KINDS.items() if not v.update)
 
 
 # -- results and problems --------------------------------------------------------------------------
@@ -925,7 +902,7 @@ class Loader:
         t = time.perf_counter()
         cur.execute("BEGIN")
         try:
-            inserts = [k for k in _INSERT_ORDER if k in staged]
+            inserts = [k for k in INSERT_ORDER if k in staged]
             for k in inserts:
                 kind = KINDS[k]
                 cols = ", ".join(_q(f.col) for f in kind.fields)

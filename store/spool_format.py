@@ -546,3 +546,29 @@ def example(kind: Kind) -> dict[str, object]:
         if f.required or f.example is not None:
             out[f.name] = f.example
     return out
+
+
+# Insert order: entities before the events that refer to them (rollups join merchants, MPs).
+INSERT_ORDER = [
+    "user",
+    "merchant",
+    "official_account",
+    "mini_program",
+    "wecom_enterprise",
+    "group",
+    "channel",
+    "channel_post",
+    "live_session",
+    "oa_article",
+    "transaction",
+    "payscore_order",
+    "session",
+    "oa_follow",
+    "oa_read",
+    "mp_visit",
+    "membership",
+    "wecom_contact",
+    "group_member",
+    "wecom_message",
+    "channel_view",
+]
