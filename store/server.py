@@ -104,7 +104,6 @@ class _Server(fl.FlightServerBase):
         self.requests = 0
         self._cache: dict[str, tuple[float, pa.Table]] = {}
         self._inflight: dict[str, threading.Lock] = {}
-        self.last_truncated = False
 
     def do_get(self, context: Any, ticket: fl.Ticket) -> fl.RecordBatchStream:
         self.requests += 1
@@ -233,10 +232,8 @@ class _Server(fl.FlightServerBase):
             except guard.SqlCancelled:
                 raise fl.FlightServerError(encode_error(self._timeout_error())) from None
             finally:
-                truncated = st.truncated
                 st.close()
                 _finish()
-                self.last_truncated = truncated
 
         meta = dict(schema.metadata or {})
         # whether the limit cut the result is only known at the end: peek one row past the cap
@@ -324,9 +321,3 @@ def _version() -> str:
         return version("ecotop")
     except Exception:
         return "0"
-
-
-def wait_forever(serving: Serving, stop: threading.Event) -> None:
-    """Block until `stop` is set (used by `ecotop serve`)."""
-    while not stop.wait(0.5):
-        time.sleep(0)

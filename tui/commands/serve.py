@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -46,7 +47,7 @@ def serve(file: Path, spool: Path | None) -> None:
             from tui.spooling import start_spool_thread
 
             ingester = start_spool_thread(db, spool)
-        click.echo(f"ecotop: serving {file} on {serving.socket} (PID {_pid()})", err=True)
+        click.echo(f"ecotop: serving {file} on {serving.socket} (PID {os.getpid()})", err=True)
         while not stop.wait(0.5):
             pass
     finally:
@@ -56,9 +57,3 @@ def serve(file: Path, spool: Path | None) -> None:
         db.close()
     click.echo("ecotop: stopped serving", err=True)
     sys.exit(0)
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
