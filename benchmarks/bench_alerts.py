@@ -17,8 +17,8 @@ from benchmarks.common import ROOT, Context, stats, timeit
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    from queries.alerts import Rule, default_rules, evaluate
-    from store import open_db
+    from ecotop.queries.alerts import Rule, default_rules, evaluate
+    from ecotop.store import open_db
 
     path = ctx.database()
     repeat = 3 if ctx.quick else 10
@@ -45,7 +45,7 @@ def run(ctx: Context) -> dict[str, Any]:
         for _ in range(repeat):
             t0 = time.perf_counter()
             p = subprocess.run(
-                [sys.executable, "-m", "tui.cli", "check", str(path)],
+                [sys.executable, "-m", "ecotop.tui.cli", "check", str(path)],
                 capture_output=True,
                 env=env,
                 cwd=ROOT,

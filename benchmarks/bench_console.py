@@ -61,8 +61,8 @@ async def _until(cond: Any, timeout: float = 60.0, step: float = 0.001) -> None:
 
 
 async def _measure(path: Path, repeat: int) -> dict[str, Any]:
-    from tui.app import make_app
-    from tui.screens.console import ConsoleScreen
+    from ecotop.tui.app import make_app
+    from ecotop.tui.screens.console import ConsoleScreen
 
     app = make_app(path, refresh_s=1.0, watchdog=False)
     out: dict[str, Any] = {"database": str(path)}

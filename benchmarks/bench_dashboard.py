@@ -37,7 +37,7 @@ from typing import Any
 from benchmarks.common import ROOT, stats
 
 COLS, ROWS = 120, 40
-ECOTOP = [sys.executable, "-m", "tui.cli"]
+ECOTOP = [sys.executable, "-m", "ecotop.tui.cli"]
 
 
 def _file(ctx: Any) -> Path:
@@ -116,7 +116,7 @@ def _cpu_ms(pid: str) -> float | None:
 
 
 def refresh(path: Path, cycles: int = 30, with_alerts: bool = True) -> dict[str, Any]:
-    from tui.app import make_app
+    from ecotop.tui.app import make_app
 
     async def measure(rules: Any, n: int, alert_every: float) -> list[tuple[float, float]]:
         app = make_app(path, rules=rules, refresh_s=0.1, alert_every_s=alert_every, watchdog=False)
@@ -133,7 +133,7 @@ def refresh(path: Path, cycles: int = 30, with_alerts: bool = True) -> dict[str,
     plain = asyncio.run(measure((), cycles, 0))
     out["overview"] = stats([ms for ms, _ in plain])
     if with_alerts:
-        from queries.alerts import default_rules
+        from ecotop.queries.alerts import default_rules
 
         mixed = asyncio.run(measure(tuple(default_rules()), max(6, cycles // 3), 0))
         judged = [a for _, a in mixed if a > 0]
@@ -249,9 +249,9 @@ def live(ctx: Any, path: Path, seconds: float = 10.0, settle: float = 5.0) -> di
     """`--live` on a copy of the benchmark file (a generated one; else a scale-0.05 file)."""
     import importlib.util
 
-    if importlib.util.find_spec("sample_data.live") is None:
-        return {"error": "sample_data.live is not available yet"}
-    from store import open_db
+    if importlib.util.find_spec("ecotop.sample_data.live") is None:
+        return {"error": "ecotop.sample_data.live is not available yet"}
+    from ecotop.store import open_db
 
     with open_db(path) as db:
         src = path if db.generated else ctx.database(0.05)

@@ -19,7 +19,7 @@ from benchmarks.common import DATA_DIR, ROOT, Context
 _CHILD = r"""
 import json, resource, sys, time
 from datetime import datetime
-from sample_data import generate
+from ecotop.sample_data import generate
 path, scale = sys.argv[1], float(sys.argv[2])
 t0 = time.perf_counter()
 s = generate(path, scale=scale, seed=1, end=datetime.fromisoformat("2026-11-20T12:00:00+08:00"),

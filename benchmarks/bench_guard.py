@@ -21,8 +21,8 @@ WIDE = "SELECT range AS id, (range % 1000)::DECIMAL(18, 2) AS amount, 'm' || (ra
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    import store
-    from store import guard
+    from ecotop import store
+    from ecotop.store import guard
 
     repeat = 5 if ctx.quick else 20
     out: dict[str, Any] = {}

@@ -105,7 +105,7 @@ class Maker:
         self.seed = [seed * 1000]
 
     def batch(self, n: int, t0: datetime, span_s: float = 2.0) -> dict[str, pa.Table]:
-        from sample_data.producer import kind_schema
+        from ecotop.sample_data.producer import kind_schema
 
         s = self.seed
         k = {kind: int(round(n * share)) for kind, share in MIX.items()}
@@ -276,8 +276,8 @@ class Maker:
 
 def _refresher(db: Any, stop: threading.Event, out: list[float]) -> None:
     """A full dashboard refresh every second on its own cursor: kpis(1h) + trends."""
-    from queries import kpis
-    from queries.views import trends
+    from ecotop.queries import kpis
+    from ecotop.queries.views import trends
 
     cur = db.cursor()
     while not stop.is_set():
@@ -297,8 +297,8 @@ def _wal(path: Path) -> int:
 
 
 def _run_format(db: Any, db_path: Path, fmt: str, duration: float, work: Path) -> dict[str, Any]:
-    from sample_data.producer import write_file
-    from store.spool import Spool
+    from ecotop.sample_data.producer import write_file
+    from ecotop.store.spool import Spool
 
     spool_dir = work / f"spool-{fmt}"
     spool_dir.mkdir()
@@ -385,8 +385,8 @@ def _catch_up_schema(db: Any) -> list[str]:
     rollups if one of them is a rollup. Returns what was created."""
     import re
 
-    from store import rollups
-    from store.db import MIGRATIONS_DIR
+    from ecotop.store import rollups
+    from ecotop.store.db import MIGRATIONS_DIR
 
     con = db.con
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -410,7 +410,7 @@ def _check_schema(db: Any, src: Path) -> None:
     """Fail clearly when the cached file's rollups no longer fit this build's rollup SQL."""
     import duckdb
 
-    from store import rollups
+    from ecotop.store import rollups
 
     con = db.con
     con.execute("BEGIN")
@@ -428,7 +428,7 @@ def _check_schema(db: Any, src: Path) -> None:
 
 
 def run(ctx: Any) -> dict[str, Any]:
-    from store import open_db
+    from ecotop.store import open_db
 
     duration = 15.0 if ctx.quick else 60.0
     src = ctx.database()

@@ -61,10 +61,10 @@ def _stale(cur: Any) -> str | None:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    from queries import merchant as M
-    from queries.kpis import resolve_as_of
-    from queries.windows import window
-    from store import open_db
+    from ecotop.queries import merchant as M
+    from ecotop.queries.kpis import resolve_as_of
+    from ecotop.queries.windows import window
+    from ecotop.store import open_db
 
     path = ctx.database()
     repeat = 5 if ctx.quick else 20
@@ -134,8 +134,8 @@ def _load() -> float | None:
 
 async def _app(path: Any, text: str, quick: bool) -> dict[str, Any]:
     """`m` to rows on screen, and filter keystrokes to the table updated, in a headless app."""
-    from tui.app import make_app
-    from tui.screens import merchants as ms
+    from ecotop.tui.app import make_app
+    from ecotop.tui.screens import merchants as ms
 
     ms.clear_cache()
     app = make_app(path, rules=(), refresh_s=3600, show_timing=False, watchdog=False, serve=False)

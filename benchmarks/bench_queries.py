@@ -55,7 +55,16 @@ def _process(path: Path, range_key: str, repeat: int) -> dict[str, float]:
     for i in range(repeat + 1):
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "tui.cli", "kpis", str(path), "--range", range_key, "--json"],
+            [
+                sys.executable,
+                "-m",
+                "ecotop.tui.cli",
+                "kpis",
+                str(path),
+                "--range",
+                range_key,
+                "--json",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             cwd=ROOT,
@@ -68,8 +77,8 @@ def _process(path: Path, range_key: str, repeat: int) -> dict[str, float]:
 
 def _approx_error(cur: Any, ks: Any) -> dict[str, float]:
     """Relative error of the sampled distinct-user measures against an exact count (one run)."""
-    import queries
-    from queries.measures import MEASURES
+    from ecotop import queries
+    from ecotop.queries.measures import MEASURES
 
     exact = {r.pop("win"): r for r in queries.get("users/active").rows(cur, **ks.window.params())}
     out = {}
@@ -81,9 +90,8 @@ def _approx_error(cur: Any, ks: Any) -> dict[str, float]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    import queries
-    import store
-    from queries.views import PILLAR_VIEWS, pillar_view, trends
+    from ecotop import queries, store
+    from ecotop.queries.views import PILLAR_VIEWS, pillar_view, trends
 
     path = database(ctx)
     repeat = 5 if ctx.quick else 20

@@ -18,12 +18,12 @@ from benchmarks.common import ROOT, Context, stats
 
 WRITER = r"""
 import sys, time, signal, threading, json
-from store import open_db
-from store.ingest import append, next_ids
-from store.server import Serving
-from sample_data.live import EventStream
-from tui.live import LiveFeed
-import queries
+from ecotop.store import open_db
+from ecotop.store.ingest import append, next_ids
+from ecotop.store.server import Serving
+from ecotop.sample_data.live import EventStream
+from ecotop.tui.live import LiveFeed
+from ecotop import queries
 path, rate = sys.argv[1], float(sys.argv[2])
 db = open_db(path, write=True)
 meta = db.meta()
@@ -45,8 +45,8 @@ db.close()
 
 CLIENT = r"""
 import sys, time, json
-from store import open_db
-import queries
+from ecotop.store import open_db
+from ecotop import queries
 path, seconds = sys.argv[1], float(sys.argv[2])
 db = open_db(path)
 assert getattr(db, "remote", False), "not served"
@@ -65,7 +65,7 @@ print(json.dumps(out))
 
 STREAM = r"""
 import sys, time, json
-from store import open_db
+from ecotop.store import open_db
 db = open_db(sys.argv[1])
 cur = db.cursor()
 t0 = time.perf_counter()
@@ -82,7 +82,7 @@ def _env() -> dict[str, str]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    from store.remote import read_info
+    from ecotop.store.remote import read_info
 
     src = ctx.database()
     seconds = 10.0 if ctx.quick else 30.0
@@ -130,7 +130,7 @@ def run(ctx: Context) -> dict[str, Any]:
             for _ in range(5):
                 t0 = time.perf_counter()
                 r = subprocess.run(
-                    [sys.executable, "-m", "tui.cli", "kpis", str(path), "--json"],
+                    [sys.executable, "-m", "ecotop.tui.cli", "kpis", str(path), "--json"],
                     capture_output=True,
                     text=True,
                     env=_env(),

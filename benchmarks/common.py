@@ -53,7 +53,7 @@ class Context:
         DATA_DIR.mkdir(exist_ok=True)
         path = DATA_DIR / f"scale-{s:g}.duckdb"
         if not path.exists():
-            from sample_data import generate
+            from ecotop.sample_data import generate
 
             generate(path, scale=s, seed=1)
         self.files[s] = path

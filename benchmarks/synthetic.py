@@ -91,7 +91,7 @@ def synthetic_db(
     memory_limit: str = "6GB",
 ) -> Path:
     """Create `path` with `days` of synthetic events ending at `end` and rebuilt rollups."""
-    from store import Limits, create_db, rollups
+    from ecotop.store import Limits, create_db, rollups
 
     path = Path(path)
     db = create_db(path, overwrite=overwrite, limits=Limits(memory_limit=memory_limit))

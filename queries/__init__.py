@@ -3,10 +3,10 @@
 Nothing here imports Textual or duckdb: callers pass a DuckDB cursor from `store`.
 """
 
-from queries.kpis import FileInfo, KpiSet, Measure, file_info, kpis, resolve_as_of
-from queries.measures import MEASURES, PILLARS, MeasureDef
-from queries.registry import Query, get, registry
-from queries.views import (
+from ecotop.queries.kpis import FileInfo, KpiSet, Measure, file_info, kpis, resolve_as_of
+from ecotop.queries.measures import MEASURES, PILLARS, MeasureDef
+from ecotop.queries.registry import Query, get, registry
+from ecotop.queries.views import (
     PILLAR_VIEWS,
     TREND_PROXIES,
     PillarData,
@@ -15,7 +15,7 @@ from queries.views import (
     pillar_view,
     trends,
 )
-from queries.windows import RANGES, Window, next_range, parse_range, window
+from ecotop.queries.windows import RANGES, Window, next_range, parse_range, window
 
 __all__ = [
     "MEASURES",

@@ -26,9 +26,9 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from queries.kpis import KpiSet, kpis, resolve_as_of
-from queries.measures import BY_ID, MEASURES, MeasureDef
-from queries.windows import RANGES, newest_as_of
+from ecotop.queries.kpis import KpiSet, kpis, resolve_as_of
+from ecotop.queries.measures import BY_ID, MEASURES, MeasureDef
+from ecotop.queries.windows import RANGES, newest_as_of
 
 CONDITIONS = ("below", "above", "change")
 STALE = "stale"  # the special measure: seconds since the newest data (live only)

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from queries import registry
-from queries.measures import MEASURES, PILLARS, MeasureDef
-from queries.windows import Window, live_as_of, window
+from ecotop.queries import registry
+from ecotop.queries.measures import MEASURES, PILLARS, MeasureDef
+from ecotop.queries.windows import Window, live_as_of, window
 
 DEFAULT_ZONE = "Asia/Shanghai"
 

@@ -476,7 +476,7 @@ def for_pillar(pillar: str) -> list[MeasureDef]:
 
 
 def markdown_table() -> str:
-    """The README's table of measures (`python -m queries.measures` prints it)."""
+    """The README's table of measures (`python -m ecotop.queries.measures` prints it)."""
     kinds = {
         "count": "count",
         "money": "CNY",

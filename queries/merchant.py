@@ -25,10 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from queries.registry import get as _get
-from queries.registry import registry as _registry
-from queries.windows import Window
-from store.errors import BadInput, StoreError
+from ecotop.queries.registry import get as _get
+from ecotop.queries.registry import registry as _registry
+from ecotop.queries.windows import Window
+from ecotop.store.errors import BadInput, StoreError
 
 # The closed loop, in order: (step as in the touchpoints view, label).
 STEPS: list[tuple[str, str]] = [

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-from queries.registry import get
-from queries.windows import Window
+from ecotop.queries.registry import get
+from ecotop.queries.windows import Window
 
 # What each pillar's detail view shows: breakdown and top-N keys -> named query.
 PILLAR_VIEWS: dict[str, dict[str, dict[str, str]]] = {
@@ -282,7 +282,7 @@ def latest_event(cur: Any) -> datetime | None:
     Looks only at the newest minute of rollup_minute onwards, so zone maps keep the scans to the
     tables' last row groups.
     """
-    from queries.kpis import file_info
+    from ecotop.queries.kpis import file_info
 
     newest = file_info(cur).newest_minute
     if newest is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from store.errors import BadInput
+from ecotop.store.errors import BadInput
 
 RANGES: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import store
-from sample_data import model, sql
-from sample_data.model import INDUSTRIES, Params
-from store import bulk, rollups
-from store.ingest import RAW_TABLES
+from ecotop import store
+from ecotop.sample_data import model, sql
+from ecotop.sample_data.model import INDUSTRIES, Params
+from ecotop.store import bulk, rollups
+from ecotop.store.ingest import RAW_TABLES
 
 Progress = Callable[[str, float], None]
 

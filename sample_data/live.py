@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sample_data import generator, model, sql
-from sample_data.model import EVENTS, Params
-from store import bulk
-from store.db import apply_migrations
+from ecotop.sample_data import generator, model, sql
+from ecotop.sample_data.model import EVENTS, Params
+from ecotop.store import bulk
+from ecotop.store.db import apply_migrations
 
 # The tables a stream produces rows for (every raw table that grows with time).
 STREAM_TABLES = (

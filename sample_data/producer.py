@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from store.spool_format import ALIASES, ALL_FIELDS, FIELD_TYPES, INSERT_ORDER, KINDS
+from ecotop.store.spool_format import ALIASES, ALL_FIELDS, FIELD_TYPES, INSERT_ORDER, KINDS
 
 FORMATS = ("ndjson", "parquet", "csv")
 EXT = {"ndjson": ".ndjson", "parquet": ".parquet", "csv": ".csv"}

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sample_data import model
-from sample_data.model import EVENTS, INDUSTRIES, PBIG, POOL_RATIO, SCENARIOS, Params
+from ecotop.sample_data import model
+from ecotop.sample_data.model import EVENTS, INDUSTRIES, PBIG, POOL_RATIO, SCENARIOS, Params
 
 US_PER_MIN = 60_000_000
 CHUNK = 32

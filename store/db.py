@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from store import errors
-from store.errors import StoreError
+from ecotop.store import errors
+from ecotop.store.errors import StoreError
 
 SCHEMA_VERSION = 2
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -162,7 +162,7 @@ def connect(
     except duckdb.Error as exc:
         raise _translate(p, exc) from None
     _OPEN_CONFIGS[(key, write)] = cfg
-    from store import guard
+    from ecotop.store import guard
 
     if not guard.is_locked_down(con):  # else: this process already opened (and locked) the file
         # Rollups bucket instants by UTC minute and hour; every cursor of this instance inherits it.
@@ -201,7 +201,7 @@ def open_db(
     """
     p = Path(path)
     if not write and p.exists():
-        from store.remote import connect_remote
+        from ecotop.store.remote import connect_remote
 
         remote = connect_remote(p)
         if remote is not None:
@@ -211,7 +211,7 @@ def open_db(
     except errors.Locked:
         if write:
             raise
-        from store.remote import connect_remote
+        from ecotop.store.remote import connect_remote
 
         remote = connect_remote(p, wait=1.5)  # a writer that just started may not serve yet
         if remote is None:
@@ -242,7 +242,7 @@ def _migration_files() -> dict[int, Path]:
 
 
 def _after_002(con: duckdb.DuckDBPyConnection) -> None:
-    from store import rollups
+    from ecotop.store import rollups
 
     n = con.execute("SELECT count(*) FROM users").fetchall()[0][0]
     con.execute(

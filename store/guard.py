@@ -50,7 +50,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from store.errors import SqlError, SqlRefused
+from ecotop.store.errors import SqlError, SqlRefused
 
 __all__ = [
     "AdhocResult",

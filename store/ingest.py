@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from store import rollups
-from store.db import Database
-from store.errors import BadInput
+from ecotop.store import rollups
+from ecotop.store.db import Database
+from ecotop.store.errors import BadInput
 
 # Raw tables a batch may add rows to (views, rollups and bookkeeping tables are not).
 RAW_TABLES = (

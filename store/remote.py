@@ -26,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from store import errors
-from store.errors import StoreError
+from ecotop.store import errors
+from ecotop.store.errors import StoreError
 
 INFO_SUFFIX = ".ecotop-serve.json"
 SECRET_SUFFIX = ".ecotop-secret"

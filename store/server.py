@@ -31,10 +31,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from store import errors, guard
-from store.db import Database
-from store.errors import StoreError
-from store.remote import (
+from ecotop.store import errors, guard
+from ecotop.store.db import Database
+from ecotop.store.errors import StoreError
+from ecotop.store.remote import (
     SOCK_SUFFIX,
     decode_params,
     encode_error,

@@ -37,9 +37,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from store import rollups
-from store.errors import StoreError
-from store.spool_format import (
+from ecotop.store import rollups
+from ecotop.store.errors import StoreError
+from ecotop.store.spool_format import (
     ALIASES,
     ENTITIES,
     FIELD_TYPES,
@@ -1330,7 +1330,7 @@ def _lock_spool(directory: Path) -> Any:
     """Hold an exclusive lock on the spool directory: two ingesters would race for its files."""
     import fcntl
 
-    from store.errors import BadInput
+    from ecotop.store.errors import BadInput
 
     fh = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
     try:
@@ -1370,7 +1370,7 @@ class Spool:
         self.db = db
         self.dir = Path(directory)
         if not self.dir.is_dir():
-            from store.errors import BadInput
+            from ecotop.store.errors import BadInput
 
             raise BadInput(f"{self.dir}: no such spool directory")
         self._lock = _lock_spool(self.dir)

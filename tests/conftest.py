@@ -27,7 +27,7 @@ def small_db_end() -> datetime:
 @pytest.fixture(scope="session")
 def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scale-0.01 sample file (seed 7, 60 days ending at small_db_end), generated once."""
-    from sample_data import generate
+    from ecotop.sample_data import generate
 
     path = tmp_path_factory.mktemp("small_db") / "small.duckdb"
     generate(path, scale=SMALL_SCALE, seed=SMALL_SEED, days=SMALL_DAYS, end=SMALL_END)

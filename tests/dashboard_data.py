@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from store import create_db, rollups
+from ecotop.store import create_db, rollups
 
 END = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 MINUTES = 6 * 60
@@ -59,7 +59,7 @@ def build(path: Path, *, end: datetime = END, generated: bool = True) -> Path:
 
 def count_paid(path: Path, start: datetime, end: datetime) -> int:
     """Paid payments in [start, end), counted straight from the raw table (not the rollups)."""
-    from store import open_db
+    from ecotop.store import open_db
 
     db = open_db(path)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from store import create_db, rollups
+from ecotop.store import create_db, rollups
 
 END = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
@@ -24,7 +24,7 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         pass
     path = tmp_path_factory.getbasetemp() / "merchant-small.duckdb"
     if not path.exists():
-        from sample_data import generate
+        from ecotop.sample_data import generate
 
         generate(path, scale=0.01, seed=7, days=60, end=END)
     return path

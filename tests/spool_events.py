@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sample_data.producer import kind_schema
-from store import create_db
+from ecotop.sample_data.producer import kind_schema
+from ecotop.store import create_db
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 N_USERS, N_MERCHANTS = 200, 12
@@ -92,7 +92,7 @@ def make_db(path: Path) -> None:
         "FROM range(1, 41) r(i)",
         {"t": T0, "u": N_USERS, "m": N_MERCHANTS, "s": SCENARIOS},
     )
-    from store import rollups
+    from ecotop.store import rollups
 
     rollups.rebuild(con)
     con.execute("COMMIT")

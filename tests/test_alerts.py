@@ -9,9 +9,9 @@ from decimal import Decimal
 import alert_data as ad
 import pytest
 
-from queries import alerts
-from queries.alerts import AlertResult, Rule, RuleError, State, default_rules, evaluate
-from queries.measures import BY_ID
+from ecotop.queries import alerts
+from ecotop.queries.alerts import AlertResult, Rule, RuleError, State, default_rules, evaluate
+from ecotop.queries.measures import BY_ID
 
 
 @pytest.fixture(scope="module")
@@ -413,7 +413,7 @@ def test_failures_appended_to_generated_data_trip_the_rule(
     ingestion keeps them), and the success rate rule goes critical."""
     import shutil
 
-    from store import open_db, rollups
+    from ecotop.store import open_db, rollups
 
     path = tmp_path / "burst.duckdb"
     shutil.copy(small_db, path)

@@ -9,11 +9,11 @@ from pathlib import Path
 import dashboard_data
 import pytest
 
-from tui.app import EcotopApp, TooSmallScreen, make_app
-from tui.screens.base import EcotopScreen, OpenMerchant
-from tui.screens.overview import OverviewScreen
-from tui.widgets.kpi import KpiTile
-from tui.widgets.status import StatusBar
+from ecotop.tui.app import EcotopApp, TooSmallScreen, make_app
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant
+from ecotop.tui.screens.overview import OverviewScreen
+from ecotop.tui.widgets.kpi import KpiTile
+from ecotop.tui.widgets.status import StatusBar
 
 FIXED = datetime(2026, 11, 20, 4, 0, 30, tzinfo=UTC)
 
@@ -169,8 +169,8 @@ async def test_r_refreshes_now(tiny_db: Path) -> None:
 
 
 async def test_number_keys_open_each_pillar_and_esc_returns(tiny_db: Path) -> None:
-    from queries import PILLARS
-    from tui.screens.pillar import PillarScreen
+    from ecotop.queries import PILLARS
+    from ecotop.tui.screens.pillar import PillarScreen
 
     app = app_for(tiny_db)
     async with app.run_test() as pilot:
@@ -187,8 +187,8 @@ async def test_number_keys_open_each_pillar_and_esc_returns(tiny_db: Path) -> No
 
 
 async def test_help_lists_every_key(tiny_db: Path) -> None:
-    from tui.keys import ALL_KEYS
-    from tui.screens.help import HelpScreen
+    from ecotop.tui.keys import ALL_KEYS
+    from ecotop.tui.screens.help import HelpScreen
 
     app = app_for(tiny_db)
     async with app.run_test(size=(100, 40)) as pilot:
@@ -196,7 +196,7 @@ async def test_help_lists_every_key(tiny_db: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         from rich.console import Console
 
-        from tui.screens.help import keys_table
+        from ecotop.tui.screens.help import keys_table
 
         console = Console(width=100, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
         console.print(keys_table())
@@ -229,7 +229,10 @@ async def test_merchants_console_and_open_merchant_never_crash(tiny_db: Path) ->
     notes: list[str] = []
     async with app.run_test() as pilot:
         app.notify = lambda msg, **kw: notes.append(str(msg))  # type: ignore[method-assign]
-        for key, module in (("m", "tui.screens.merchants"), ("colon", "tui.screens.console")):
+        for key, module in (
+            ("m", "ecotop.tui.screens.merchants"),
+            ("colon", "ecotop.tui.screens.console"),
+        ):
             await pilot.press(key)
             await pilot.pause(0.2)
             if importlib.util.find_spec(module) is None:
@@ -240,7 +243,7 @@ async def test_merchants_console_and_open_merchant_never_crash(tiny_db: Path) ->
                 await pilot.pause()
         app.screen.post_message(OpenMerchant(1))
         await pilot.pause(0.3)
-        if importlib.util.find_spec("tui.screens.merchants") is not None:
+        if importlib.util.find_spec("ecotop.tui.screens.merchants") is not None:
             assert type(app.screen).__name__ == "MerchantScreen"
 
 
@@ -307,7 +310,7 @@ async def test_80x24_shows_every_pillar_with_numbers(tiny_db: Path) -> None:
     app = app_for(tiny_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await refreshed(pilot, app)
-        from tui.widgets.panel import PillarPanel
+        from ecotop.tui.widgets.panel import PillarPanel
 
         panels = list(app.screen.query(PillarPanel))
         assert len(panels) == 7
@@ -336,7 +339,7 @@ async def test_hidden_screen_is_not_rendered_and_catches_up_on_return(tiny_db: P
 
 
 def test_screen_contract_is_documented() -> None:
-    import tui.screens.base as base
+    import ecotop.tui.screens.base as base
 
     doc = base.__doc__ or ""
     for word in ("start_refresh", "fetch", "apply", "refresh_finished", "OpenMerchant", "cursor"):

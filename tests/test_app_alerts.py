@@ -9,9 +9,9 @@ import dashboard_data
 import pytest
 from test_app import refreshed, status, tile
 
-from queries.alerts import Rule
-from tui.app import make_app
-from tui.screens.alerts import AlertsScreen
+from ecotop.queries.alerts import Rule
+from ecotop.tui.app import make_app
+from ecotop.tui.screens.alerts import AlertsScreen
 
 FIXED = datetime(2026, 11, 20, 4, 0, 30, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ async def test_a_firing_alert_marks_its_tile_rings_once_and_is_listed(tiny_db: P
         await pilot.pause()
         from rich.console import Console
 
-        from tui.screens.alerts import alerts_table
+        from ecotop.tui.screens.alerts import alerts_table
 
         console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
         console.print(alerts_table(app.alerts, len(app.rules)))

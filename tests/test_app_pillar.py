@@ -7,11 +7,11 @@ from pathlib import Path
 
 from test_app import refreshed
 
-from tui.app import make_app
-from tui.screens.base import OpenMerchant
-from tui.screens.overview import OverviewScreen
-from tui.screens.pillar import PillarScreen
-from tui.widgets.charts import ArrowTable, ChartBox
+from ecotop.tui.app import make_app
+from ecotop.tui.screens.base import OpenMerchant
+from ecotop.tui.screens.overview import OverviewScreen
+from ecotop.tui.screens.pillar import PillarScreen
+from ecotop.tui.widgets.charts import ArrowTable, ChartBox
 
 
 def app_for(small_db: Path, small_db_end: datetime, **kw):
@@ -101,7 +101,7 @@ async def test_e_exports_the_focused_table_as_csv(
 
 
 async def test_every_pillar_view_fills_at_80x24(small_db: Path, small_db_end) -> None:
-    from queries import PILLARS
+    from ecotop.queries import PILLARS
 
     app = app_for(small_db, small_db_end, range_key="1h")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import store
+from ecotop import store
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def check(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "check", *map(str, args)],
+        [sys.executable, "-m", "ecotop.tui.cli", "check", *map(str, args)],
         capture_output=True,
         text=True,
         env=env,
@@ -173,7 +173,7 @@ def test_user_config_file_is_read(files, env) -> None:
 def test_locked_file_is_unknown_3(files, env, tmp_path) -> None:
     import shutil
 
-    from store import open_db
+    from ecotop.store import open_db
 
     path = tmp_path / "locked.duckdb"
     shutil.copy(files["ok"], path)

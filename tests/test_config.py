@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tui import config
-from tui.config import ConfigError, Panel
+from ecotop.tui import config
+from ecotop.tui.config import ConfigError, Panel
 
 
 @pytest.fixture

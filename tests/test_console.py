@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from textual.coordinate import Coordinate
 
-from tui.app import EcotopApp, make_app
-from tui.history import History
-from tui.screens.console import ConsoleScreen
-from tui.widgets.results_tabs import ResultView
-from tui.widgets.sql_dialogs import ConfirmScreen, ExportScreen, HistoryScreen, PinScreen
+from ecotop.tui.app import EcotopApp, make_app
+from ecotop.tui.history import History
+from ecotop.tui.screens.console import ConsoleScreen
+from ecotop.tui.widgets.results_tabs import ResultView
+from ecotop.tui.widgets.sql_dialogs import ConfirmScreen, ExportScreen, HistoryScreen, PinScreen
 
 FIXED = datetime(2026, 11, 20, 4, 0, 30, tzinfo=UTC)
 SLOW = "select count(*) from range(200000) a(x), range(200000) b(y) where (a.x * 31 + b.y) % 7 = 3"
@@ -265,7 +265,7 @@ async def test_ctrl_c_copies_when_nothing_runs(db_path: Path) -> None:
 
 
 async def test_enter_on_a_cell_shows_its_whole_value(db_path: Path) -> None:
-    from tui.widgets.sql_dialogs import CellScreen
+    from ecotop.tui.widgets.sql_dialogs import CellScreen
 
     long = "x" * 300
     app = app_for(db_path)
@@ -367,7 +367,7 @@ async def test_completion_offers_tables_and_columns_and_keys_drive_it(db_path: P
 
 
 async def test_catalog_sidebar_lists_tables_with_typed_columns(db_path: Path) -> None:
-    from tui.widgets.catalog import CatalogTree
+    from ecotop.tui.widgets.catalog import CatalogTree
 
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -396,7 +396,7 @@ async def test_export_reruns_the_statement_unlimited_into_a_file(
     db_path: Path, tmp_path: Path, suffix: str
 ) -> None:
     sql = "select tx_id, ts, amount, entry, refunded_at from transactions order by tx_id"
-    from store import open_db
+    from ecotop.store import open_db
 
     db = open_db(db_path)
     try:
@@ -522,7 +522,7 @@ async def test_every_refused_statement_says_why_and_changes_nothing(
 async def test_refused_also_when_this_process_holds_the_file_for_writing(
     db_path: Path, tmp_path: Path
 ) -> None:
-    from store import open_db
+    from ecotop.store import open_db
 
     copy = tmp_path / "writable.duckdb"
     copy.write_bytes(db_path.read_bytes())
@@ -541,8 +541,8 @@ async def test_refused_also_when_this_process_holds_the_file_for_writing(
 
 
 async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Path) -> None:
-    from tui import config
-    from tui.widgets.pinned import PinnedPanel
+    from ecotop.tui import config
+    from ecotop.tui.widgets.pinned import PinnedPanel
 
     app = app_for(db_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -579,8 +579,8 @@ async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Pat
 async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui import config
-    from tui.widgets import pinned
+    from ecotop.tui import config
+    from ecotop.tui.widgets import pinned
 
     monkeypatch.setattr(pinned, "PIN_TIMEOUT_S", 0.5)
     path = config.user_file()
@@ -642,7 +642,7 @@ async def test_pin_from_the_command_palette(db_path: Path) -> None:
 
 
 async def test_pinning_refuses_what_the_guard_refuses(db_path: Path) -> None:
-    from tui import config
+    from ecotop.tui import config
 
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -697,7 +697,7 @@ async def test_plain_cells_draw_exactly_like_the_widget_would() -> None:
     from textual.app import App
     from textual_fastdatatable import DataTable
 
-    from tui.widgets.results_tabs import ResultData
+    from ecotop.tui.widgets.results_tabs import ResultData
 
     table = pa.table(
         {
@@ -728,7 +728,7 @@ async def test_plain_cells_draw_exactly_like_the_widget_would() -> None:
         await pilot.pause()
         grid = app.query_one(ResultView).data_table
         assert type(grid).__name__ == "ResultTable"
-        from tui.widgets import results_tabs
+        from ecotop.tui.widgets import results_tabs
 
         plain = results_tabs.plain_cell
         hits: list[object] = []

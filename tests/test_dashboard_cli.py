@@ -13,7 +13,7 @@ import dashboard_data
 import pytest
 from click.testing import CliRunner
 
-from tui.cli import main
+from ecotop.tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ def test_a_file_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import sys, time
-        from store import open_db
+        from ecotop.store import open_db
         db = open_db({str(held)!r}, write=True)
         print("ready", flush=True)
         sys.stdin.readline()
@@ -131,7 +131,7 @@ def test_a_file_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
 
 
 async def test_opening_a_file_never_writes_to_it(tmp_path: Path) -> None:
-    from tui.app import make_app
+    from ecotop.tui.app import make_app
 
     path = dashboard_data.build(tmp_path / "ro.duckdb")
     os.chmod(path, 0o644)
@@ -160,13 +160,13 @@ def test_help_lists_the_dashboard_options() -> None:
 
 
 def test_a_demo_this_build_cannot_read_is_made_again(tmp_path: Path, monkeypatch) -> None:
-    import tui.app
-    import tui.commands.dashboard as dash
-    from store import create_db
+    import ecotop.tui.app as app_module
+    import ecotop.tui.commands.dashboard as dash
+    from ecotop.store import create_db
 
     demo = tmp_path / "demo.duckdb"
     create_db(demo, version=1).close()  # an old demo: schema version 1
-    monkeypatch.setattr(tui.app, "demo_path", lambda: demo)
+    monkeypatch.setattr(app_module, "demo_path", lambda: demo)
     made: list[Path] = []
 
     def fake_ensure(path: Path, **kw) -> Path:  # the real one generates at scale 0.02

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tui.widgets.format import format_change, format_value
-from tui.widgets.spark import resample, spark_rows, spark_text
+from ecotop.tui.widgets.format import format_change, format_value
+from ecotop.tui.widgets.spark import resample, spark_rows, spark_text
 
 
 @pytest.mark.parametrize(

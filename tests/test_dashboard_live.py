@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 from test_app import refreshed, status, tile
 
-from tui.app import make_app
-from tui.live import LiveFeed, batch_rows
+from ecotop.tui.app import make_app
+from ecotop.tui.live import LiveFeed, batch_rows
 
 
 class FakeStream:
@@ -69,8 +69,8 @@ def test_a_failing_append_stops_the_feed_and_is_reported() -> None:
 
 
 async def test_simulated_events_show_on_the_tiles(small_db: Path, small_db_end, tmp_path) -> None:
-    pytest.importorskip("sample_data.live")
-    pytest.importorskip("store.ingest")
+    pytest.importorskip("ecotop.sample_data.live")
+    pytest.importorskip("ecotop.store.ingest")
     copy = tmp_path / "live.duckdb"
     shutil.copy(small_db, copy)
     t0 = small_db_end.astimezone(UTC) + timedelta(hours=3)  # the 15m window holds only live events
@@ -116,7 +116,7 @@ async def test_simulated_events_show_on_the_tiles(small_db: Path, small_db_end, 
         )
         assert paid > 0
         assert tile(app, "pay.transactions").state.value == f"{paid:,}"
-        from tui.widgets.format import format_value
+        from ecotop.tui.widgets.format import format_value
 
         assert tile(app, "pay.gmv").state.value == format_value("money", gmv)
         assert "● LIVE" in status(app)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.app import EcotopApp, make_app
+from ecotop.tui.app import EcotopApp, make_app
 
 
 def _app(small_db: Path, small_db_end, **kw) -> EcotopApp:

@@ -1,4 +1,4 @@
-"""sample_data.generate and `ecotop generate`: the file it makes, determinism, pure ids, rollups that
+"""ecotop.sample_data.generate and `ecotop generate`: the file it makes, determinism, pure ids, rollups that
 agree with the raw rows, and the command line's paths."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import store
-from sample_data import generate
-from store.ingest import RAW_TABLES
-from tui.cli import main
+from ecotop import store
+from ecotop.sample_data import generate
+from ecotop.store.ingest import RAW_TABLES
+from ecotop.tui.cli import main
 
 EVENT_TABLES = {
     "app_sessions": "ts",

@@ -18,9 +18,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-import store
-from store import guard, rollups
-from store.errors import SqlError, SqlRefused
+from ecotop import store
+from ecotop.store import guard, rollups
+from ecotop.store.errors import SqlError, SqlRefused
 
 # --- a tiny database ---------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 from test_queries_data import TINY_1H, tiny_db
 
-from queries.measures import MEASURES
-from tui.cli import main
+from ecotop.queries.measures import MEASURES
+from ecotop.tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,7 +161,7 @@ def test_locked_file_is_one_line_and_exit_1(tiny: Path, tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         res = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "kpis", str(locked)],
+            [sys.executable, "-m", "ecotop.tui.cli", "kpis", str(locked)],
             capture_output=True,
             text=True,
             cwd=ROOT,

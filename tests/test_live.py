@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-import store
-from sample_data.live import STREAM_TABLES, EventStream, natural_rate
-from store import ingest
+from ecotop import store
+from ecotop.sample_data.live import STREAM_TABLES, EventStream, natural_rate
+from ecotop.store import ingest
 
 SCALE, SEED = 0.01, 7
 

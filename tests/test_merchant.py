@@ -13,9 +13,9 @@ import merchant_reference as ref
 import pyarrow as pa
 import pytest
 
-from queries import merchant as M
-from queries.windows import Window, window
-from store import open_db
+from ecotop.queries import merchant as M
+from ecotop.queries.windows import Window, window
+from ecotop.store import open_db
 
 END = merchant_data.END
 CENT = Decimal("0.01")

@@ -14,12 +14,12 @@ from pathlib import Path
 import merchant_data
 import pytest
 
-from queries import merchant as M
-from tui.app import EcotopApp, make_app
-from tui.screens import merchants as merchants_screen
-from tui.screens.merchants import MerchantScreen, MerchantsScreen
-from tui.widgets.merchant_funnel import MerchantFunnel
-from tui.widgets.merchant_table import MerchantTable
+from ecotop.queries import merchant as M
+from ecotop.tui.app import EcotopApp, make_app
+from ecotop.tui.screens import merchants as merchants_screen
+from ecotop.tui.screens.merchants import MerchantScreen, MerchantsScreen
+from ecotop.tui.widgets.merchant_funnel import MerchantFunnel
+from ecotop.tui.widgets.merchant_table import MerchantTable
 
 END = merchant_data.END
 
@@ -241,7 +241,7 @@ async def test_merchant_view_of_an_unknown_merchant_says_so(tiny_path: Path) -> 
 
 
 async def test_list_numbers_match_the_query_layer(tiny_path: Path) -> None:
-    from queries.windows import window
+    from ecotop.queries.windows import window
 
     app = app_for(tiny_path)
     async with app.run_test(size=(140, 40)) as pilot:

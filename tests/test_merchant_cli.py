@@ -12,10 +12,10 @@ import merchant_data
 import pytest
 from click.testing import CliRunner
 
-from queries import merchant as M
-from queries.windows import window
-from store import open_db
-from tui.cli import main
+from ecotop.queries import merchant as M
+from ecotop.queries.windows import window
+from ecotop.store import open_db
+from ecotop.tui.cli import main
 
 END = merchant_data.END
 

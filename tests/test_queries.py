@@ -14,10 +14,16 @@ import polars as pl
 import pytest
 from test_queries_data import AS_OF, TINY_1H, load_raw, reference, synthetic_db, tiny_db
 
-import queries
-import store
-from queries.measures import BY_ID, MEASURES, PILLARS
-from queries.views import PILLAR_VIEWS, TREND_SPEC, buckets_for, latest_event, pillar_view, trends
+from ecotop import queries, store
+from ecotop.queries.measures import BY_ID, MEASURES, PILLARS
+from ecotop.queries.views import (
+    PILLAR_VIEWS,
+    TREND_SPEC,
+    buckets_for,
+    latest_event,
+    pillar_view,
+    trends,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SYN_END = datetime(2026, 11, 20, 3, 37, 20, tzinfo=UTC)  # not on an hour: windows have ragged edges
@@ -241,8 +247,8 @@ def test_headlines_match_polars_on_the_generated_sample(sample: Any, range_key: 
 
 def _documented_columns(q: queries.Query) -> set[str] | None:
     """The columns a query's leading comment lists (`--   name[, name]  description` lines)."""
-    if "store.rollups.FLAGS" in q.doc:
-        from store.rollups import FLAGS
+    if "ecotop.store.rollups.FLAGS" in q.doc:
+        from ecotop.store.rollups import FLAGS
 
         return {"win", *FLAGS}
     cols: set[str] = set()
@@ -409,7 +415,7 @@ def test_latest_event_is_the_newest_raw_time(syn: Any, syn_raw: dict[str, pl.Dat
 @pytest.mark.parametrize("range_key", list(queries.RANGES))
 def test_each_pillar_headline_query_agrees_with_kpis(syn: Any, range_key: str) -> None:
     """kpis() reads two combined queries; each <pillar>/headline computes the same on its own."""
-    from queries.kpis import fast_headline_values, headline_values
+    from ecotop.queries.kpis import fast_headline_values, headline_values
 
     cur = syn.cursor()
     w = queries.window(range_key, queries.resolve_as_of(cur) - timedelta(hours=5, minutes=3))

@@ -36,7 +36,7 @@ def tiny_db(path: Path, *, fresh_only: bool = False) -> Path:
     The 1h window is [03:00, 04:00) UTC, the previous one [02:00, 03:00). With `fresh_only` only the
     rows of the current hour are kept (so the previous window has no data).
     """
-    from store import create_db, rollups
+    from ecotop.store import create_db, rollups
 
     db = create_db(path, overwrite=True)
     con = db.con

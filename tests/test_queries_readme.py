@@ -1,8 +1,8 @@
-"""The README's Measures table is the catalogue itself (regenerate: `python -m queries.measures`)."""
+"""The README's Measures table is the catalogue itself (regenerate: `python -m ecotop.queries.measures`)."""
 
 from pathlib import Path
 
-from queries.measures import MEASURES, markdown_table
+from ecotop.queries.measures import MEASURES, markdown_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

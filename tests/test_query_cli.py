@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import store
+from ecotop import store
 
 ROOT = Path(__file__).resolve().parent.parent
-ECOTOP = [sys.executable, "-m", "tui.cli"]
+ECOTOP = [sys.executable, "-m", "ecotop.tui.cli"]
 
 _ROWS = """
 INSERT INTO merchants VALUES

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from store import open_db
-from store.errors import Locked, SqlRefused, StoreError
-from store.remote import AccessDenied, RemoteDatabase, info_path, read_info, secret_path
+from ecotop.store import open_db
+from ecotop.store.errors import Locked, SqlRefused, StoreError
+from ecotop.store.remote import AccessDenied, RemoteDatabase, info_path, read_info, secret_path
 
-ECOTOP = [sys.executable, "-m", "tui.cli"]
+ECOTOP = [sys.executable, "-m", "ecotop.tui.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -78,7 +78,7 @@ def test_readers_get_the_same_numbers_through_the_writer(served_copy: Path) -> N
     try:
         # a direct open is impossible while the writer holds the file ...
         with pytest.raises(Locked):
-            from store.db import connect
+            from ecotop.store.db import connect
 
             connect(served_copy)
         # ... yet every command answers, through the socket, identically
@@ -233,9 +233,9 @@ def test_per_client_limits(served_copy: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 async def test_dashboard_reads_through_the_writer_and_survives_its_death(served_copy: Path) -> None:
-    from store.remote import RemoteDatabase
-    from tui.app import make_app
-    from tui.widgets.status import StatusBar
+    from ecotop.store.remote import RemoteDatabase
+    from ecotop.tui.app import make_app
+    from ecotop.tui.widgets.status import StatusBar
 
     writer = start_writer(served_copy)
     try:

@@ -15,13 +15,13 @@ import polars as pl
 import pytest
 from test_spool import RAW_TABLES, counts, read_events
 
-from store import open_db
-from store.spool_format import KINDS
+from ecotop.store import open_db
+from ecotop.store.spool_format import KINDS
 
-pytest.importorskip("sample_data.live")
+pytest.importorskip("ecotop.sample_data.live")
 
 ROOT = Path(__file__).resolve().parent.parent
-ECOTOP = [sys.executable, "-m", "tui.cli"]
+ECOTOP = [sys.executable, "-m", "ecotop.tui.cli"]
 SCALE, SEED = "0.01", "7"  # the small_db fixture's
 
 

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from spool_events import N_MERCHANTS, N_USERS, T0, EventMaker, make_db
 
-from sample_data.producer import encode, write_file
-from store import open_db, rollups
-from store.errors import BadInput
-from store.spool import Spool, SpoolFeed
-from store.spool_format import KINDS
+from ecotop.sample_data.producer import encode, write_file
+from ecotop.store import open_db, rollups
+from ecotop.store.errors import BadInput
+from ecotop.store.spool import Spool, SpoolFeed
+from ecotop.store.spool_format import KINDS
 
 RAW_TABLES = sorted({k.table for k in KINDS.values()})
 
@@ -539,7 +539,7 @@ def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Pa
     block = section.split("```ndjson\n", 1)[1].split("```", 1)[0]
     lines = [json.loads(ln) for ln in block.splitlines()]
     assert [ln["kind"] for ln in lines] == list(KINDS)
-    from store.spool import parse, stage
+    from ecotop.store.spool import parse, stage
 
     db = open_db(db_path, write=True)
     cur = db.cursor()

@@ -11,8 +11,8 @@ import pytest
 from spool_events import T0, EventMaker, make_db
 from test_app import refreshed, status, tile
 
-from sample_data.producer import write_file
-from tui.app import make_app
+from ecotop.sample_data.producer import write_file
+from ecotop.tui.app import make_app
 
 
 @pytest.fixture(scope="module")

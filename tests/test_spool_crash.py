@@ -18,11 +18,11 @@ import pytest
 from spool_events import T0, EventMaker, make_db
 from test_spool import RAW_TABLES, assert_rollups_match_rebuild, counts, read_events
 
-from sample_data.producer import write_file
-from store import open_db
-from store.spool_format import KINDS
+from ecotop.sample_data.producer import write_file
+from ecotop.store import open_db
+from ecotop.store.spool_format import KINDS
 
-ECOTOP = [sys.executable, "-m", "tui.cli"]
+ECOTOP = [sys.executable, "-m", "ecotop.tui.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 def run(cur: Any, sql: str, limit: int | None) -> Any:
     """Run one statement through the guard; a `store.guard.AdhocResult`."""
-    from store.guard import AdhocResult
+    from ecotop.store.guard import AdhocResult
 
     adhoc = getattr(cur, "adhoc", None)
     if adhoc is not None:
@@ -26,7 +26,7 @@ def run(cur: Any, sql: str, limit: int | None) -> Any:
         table, truncated = adhoc(sql, limit)
         elapsed = (time.perf_counter() - t0) * 1000
         return AdhocResult(table, truncated, elapsed, [(f.name, str(f.type)) for f in table.schema])
-    from store import guard
+    from ecotop.store import guard
 
     return guard.run(cur, sql, limit)
 
@@ -61,7 +61,7 @@ def export(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Run `sql` again without a row limit and stream it into `path` (format from the suffix)."""
-    from tui import export as writer
+    from ecotop.tui import export as writer
 
     adhoc = getattr(cur, "adhoc", None)
     if adhoc is not None:  # a remote file: the writer sends the whole table
@@ -69,7 +69,7 @@ def export(
         return writer.write(
             table.to_batches(), table.schema, path, cancel=cancel, progress=progress
         )
-    from store import guard
+    from ecotop.store import guard
 
     with guard.stream(cur, sql, None) as s:
         return writer.write(s, s.schema, path, cancel=cancel, progress=progress)

@@ -25,9 +25,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from store.errors import BadInput, NotGenerated
-from tui.keys import APP_KEYS
-from tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.store.errors import BadInput, NotGenerated
+from ecotop.tui.keys import APP_KEYS
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
 
 DEFAULT_ZONE = "Asia/Shanghai"
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -176,7 +176,7 @@ class EcotopApp(App):
     # -- the screens -----------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen:
-        from tui.screens.overview import OverviewScreen
+        from ecotop.tui.screens.overview import OverviewScreen
 
         return OverviewScreen()
 
@@ -188,7 +188,7 @@ class EcotopApp(App):
             return self.clock()
         if self.data_as_of is not None:
             return self.data_as_of
-        from queries import resolve_as_of
+        from ecotop.queries import resolve_as_of
 
         cur = self.db.cursor()
         try:
@@ -352,7 +352,7 @@ class EcotopApp(App):
 
     def _update_status(self) -> None:
         try:
-            from tui.widgets.status import StatusBar
+            from ecotop.tui.widgets.status import StatusBar
 
             for bar in self.screen.query(StatusBar):
                 bar.update_from_app()
@@ -382,15 +382,15 @@ class EcotopApp(App):
     def _check_writer(self) -> None:
         """When the writer this app reads through went away: keep the screen, say so, and reopen
         (through a new writer, or the file directly) as soon as that works."""
-        from store.remote import pid_alive
+        from ecotop.store.remote import pid_alive
 
         db = self.db
         if self._lost_writer is None:
             if not getattr(db, "remote", False) or (pid_alive(db.pid) and db.ping()):
                 return
             self._lost_writer = db.pid
-        from store import open_db
-        from store.errors import StoreError
+        from ecotop.store import open_db
+        from ecotop.store.errors import StoreError
 
         try:
             new = open_db(db.path)
@@ -416,8 +416,8 @@ class EcotopApp(App):
     def _start_serving(self) -> None:
         """Serve the file to other ecotop processes while this one holds it for writing."""
         try:
-            import queries
-            from store.server import Serving
+            from ecotop import queries
+            from ecotop.store.server import Serving
 
             self.serving = Serving(self.db, named=lambda name: queries.get(name).sql)
         except Exception as exc:  # other processes then see "locked by PID"; the app goes on
@@ -486,7 +486,7 @@ class EcotopApp(App):
         self.request_refresh()
 
     def action_cycle_range(self) -> None:
-        from queries import next_range
+        from ecotop.queries import next_range
 
         self.range_key = next_range(self.range_key)
         self.notify(f"time range {self.range_key}", timeout=1.5)
@@ -528,20 +528,20 @@ class EcotopApp(App):
         self._step_refresh(+1)
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from ecotop.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_alerts(self) -> None:
-        from tui.screens.alerts import AlertsScreen
+        from ecotop.tui.screens.alerts import AlertsScreen
 
         if not isinstance(self.screen, AlertsScreen):
             self.push_screen(AlertsScreen())
 
     def action_pillar(self, n: int) -> None:
-        from queries import PILLARS
-        from tui.screens.pillar import PillarScreen
+        from ecotop.queries import PILLARS
+        from ecotop.tui.screens.pillar import PillarScreen
 
         pillar = list(PILLARS)[int(n) - 1]
         if isinstance(self.screen, PillarScreen):
@@ -565,14 +565,14 @@ class EcotopApp(App):
         self.push_screen(cls(*args))
 
     def action_merchants(self) -> None:
-        self._push_lazy("tui.screens.merchants", "MerchantsScreen")
+        self._push_lazy("ecotop.tui.screens.merchants", "MerchantsScreen")
 
     def action_console(self) -> None:
-        self._push_lazy("tui.screens.console", "ConsoleScreen")
+        self._push_lazy("ecotop.tui.screens.console", "ConsoleScreen")
 
     def on_open_merchant(self, message: OpenMerchant) -> None:
         message.stop()
-        self._push_lazy("tui.screens.merchants", "MerchantScreen", message.merchant_id)
+        self._push_lazy("ecotop.tui.screens.merchants", "MerchantScreen", message.merchant_id)
 
     def action_export(self) -> None:
         self.notify("nothing to export on this screen (try the SQL console `:`)", timeout=3)
@@ -641,8 +641,8 @@ def make_app(
     builds the live feed without starting its thread (`app.feed.step()` drives it in tests).
     Raises StoreError subclasses with one-line messages.
     """
-    from queries import parse_range
-    from store import open_db
+    from ecotop.queries import parse_range
+    from ecotop.store import open_db
 
     if settings is None:
         settings = load_settings(
@@ -659,7 +659,7 @@ def make_app(
         live = True
     if spool is not None:
         try:
-            from store.spool import SpoolFeed
+            from ecotop.store.spool import SpoolFeed
         except ModuleNotFoundError:
             raise BadInput("--spool is not available in this build") from None
     db = open_db(path, write=bool(live or spool), limits=_limits(settings))
@@ -711,9 +711,9 @@ def make_app(
 
 
 def load_settings(config_path: Path | None, flags: dict[str, Any]) -> Any:
-    """tui.config.load with the flags given (None values ignored); None without the module."""
+    """ecotop.tui.config.load with the flags given (None values ignored); None without the module."""
     try:
-        from tui import config as cfg
+        from ecotop.tui import config as cfg
     except ModuleNotFoundError:
         if config_path is not None and not Path(config_path).exists():
             raise BadInput(f"{config_path}: no such config file") from None
@@ -722,7 +722,7 @@ def load_settings(config_path: Path | None, flags: dict[str, Any]) -> Any:
 
 
 def _limits(settings: Any) -> Any:
-    from store import Limits
+    from ecotop.store import Limits
 
     limits = settings.limits() if settings is not None and hasattr(settings, "limits") else Limits()
     configured = _config_get(settings, "memory_limit") or os.environ.get("ECOTOP_MEMORY_LIMIT")
@@ -742,10 +742,10 @@ def _make_feed(
     rate: float | None,
     interval: float,
 ) -> Any:
-    from tui.live import LiveFeed
+    from ecotop.tui.live import LiveFeed
 
     try:
-        from sample_data.live import EventStream
+        from ecotop.sample_data.live import EventStream
     except ModuleNotFoundError:
         raise BadInput(
             "live simulation is not available in this build (no sample_data.live)"

@@ -15,20 +15,20 @@ from typing import Any, TypeVar
 
 import click
 
-from store.errors import StoreError
+from ecotop.store.errors import StoreError
 
 # name -> "module:attribute" of a click.Command; add a line here when a command is added.
 COMMANDS: dict[str, str] = {
-    "dashboard": "tui.commands.dashboard:dashboard",
-    "generate": "tui.commands.generate:generate",
-    "kpis": "tui.commands.kpis:kpis",
-    "query": "tui.commands.query:query",
-    "migrate": "tui.commands.migrate:migrate",
-    "check": "tui.commands.check:check",
-    "merchant": "tui.commands.merchant:merchant",
-    "ingest": "tui.commands.ingest:ingest",
-    "simulate": "tui.commands.simulate:simulate",
-    "serve": "tui.commands.serve:serve",
+    "dashboard": "ecotop.tui.commands.dashboard:dashboard",
+    "generate": "ecotop.tui.commands.generate:generate",
+    "kpis": "ecotop.tui.commands.kpis:kpis",
+    "query": "ecotop.tui.commands.query:query",
+    "migrate": "ecotop.tui.commands.migrate:migrate",
+    "check": "ecotop.tui.commands.check:check",
+    "merchant": "ecotop.tui.commands.merchant:merchant",
+    "ingest": "ecotop.tui.commands.ingest:ingest",
+    "simulate": "ecotop.tui.commands.simulate:simulate",
+    "serve": "ecotop.tui.commands.serve:serve",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from queries.alerts import Rule, RuleError, default_rules, rule_from_table
-from queries.windows import RANGES
-from store.errors import StoreError
+from ecotop.queries.alerts import Rule, RuleError, default_rules, rule_from_table
+from ecotop.queries.windows import RANGES
+from ecotop.store.errors import StoreError
 
 APP = "ecotop"
 CONFIG_NAME = "config.toml"
@@ -97,8 +97,8 @@ class Settings:
         return ZoneInfo(self.display_zone)
 
     def limits(self) -> Any:
-        """store.Limits for open_db, from the threads / memory_limit / temp_dir settings."""
-        from store import Limits
+        """ecotop.store.Limits for open_db, from the threads / memory_limit / temp_dir settings."""
+        from ecotop.store import Limits
 
         kw: dict[str, Any] = {}
         if self.threads is not None:

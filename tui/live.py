@@ -101,7 +101,7 @@ class LiveFeed:
         if n:
             append = self._append
             if append is None:
-                from store.ingest import append as store_append
+                from ecotop.store.ingest import append as store_append
 
                 append = store_append
             append(self.db, batch)

@@ -17,8 +17,8 @@ def start_spool_thread(db: Any, spool: Path, *, quiet: bool = False) -> Any:
     One line per file goes to stderr (unless `quiet`); a database failure stops the feed and is
     reported there too.
     """
-    from store.spool import SpoolFeed
-    from tui.commands.ingest import _line
+    from ecotop.store.spool import SpoolFeed
+    from ecotop.tui.commands.ingest import _line
 
     def on_result(res: Any) -> None:
         if not quiet:

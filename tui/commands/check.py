@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 UNKNOWN = 3
 
@@ -40,7 +40,7 @@ def _give_up(message: str, as_json: bool) -> None:
 
 def _perfdata(results: list[Any]) -> str:
     """Nagios performance data for threshold rules: 'label'=value[UOM];warn;crit."""
-    from queries.measures import BY_ID
+    from ecotop.queries.measures import BY_ID
 
     parts = []
     for r in results:
@@ -65,7 +65,7 @@ def _perfdata(results: list[Any]) -> str:
 
 def _lines(results: list[Any]) -> list[str]:
     """One line per result, except that the OK results of a `*` rule share one line."""
-    from queries.alerts import ALL, State
+    from ecotop.queries.alerts import ALL, State
 
     out: list[str] = []
     done: set[str] = set()
@@ -114,10 +114,10 @@ def check(
     file: Path, as_json: bool, config_file: Path | None, live: bool, only: tuple[str, ...]
 ) -> None:
     """Judge the alert rules on FILE; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
-    from store.errors import StoreError
+    from ecotop.store.errors import StoreError
 
     try:
-        from tui import config
+        from ecotop.tui import config
 
         settings = config.load(config_file)
         rules = list(settings.alerts)
@@ -129,13 +129,13 @@ def check(
                     f"no rule {', '.join(map(repr, missing))}; rules: {', '.join(sorted(names))}"
                 )
             rules = [r for r in rules if r.name in only]
-        from store import open_db
+        from ecotop.store import open_db
 
         db = open_db(file, limits=settings.limits())
     except StoreError as exc:
         _give_up(str(exc), as_json)
         return
-    from queries.alerts import State, evaluate, worst
+    from ecotop.queries.alerts import State, evaluate, worst
 
     now = datetime.now().astimezone()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tui.cli import guarded, is_tty
+from ecotop.tui.cli import guarded, is_tty
 
 #: The demo database: small enough to be made in seconds on first run (scale 0.02 over 30 days is
 #: ~0.7M rows, about 5 s of CPU here).
@@ -28,9 +28,9 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
     from datetime import UTC, datetime
 
     try:
-        from sample_data import generate
+        from ecotop.sample_data import generate
     except ImportError:
-        from store.errors import BadInput
+        from ecotop.store.errors import BadInput
 
         raise BadInput("the demo needs the sample data generator, which is not installed") from None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +67,8 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
 def open_demo(**kwargs):  # type: ignore[no-untyped-def]
     """The app on the demo database: made on first run, made again when this build cannot read it,
     and watched read-only (through the running one) when another ecotop already simulates it."""
-    from store import errors
-    from tui.app import demo_path, make_app
+    from ecotop.store import errors
+    from ecotop.tui.app import demo_path, make_app
 
     path = demo_path()
     ensure_demo(path)
@@ -159,8 +159,8 @@ def dashboard(
     FILE opens read-only and is never written, unless --live adds simulated events to it.
     Keys: q quit, ? help, 1-7 pillars, t range, p pause, r refresh, a alerts, ctrl+p commands.
     """
-    from queries import parse_range
-    from store.errors import BadInput
+    from ecotop.queries import parse_range
+    from ecotop.store.errors import BadInput
 
     if range_key is not None:
         try:
@@ -175,7 +175,7 @@ def dashboard(
         raise click.UsageError("--rate and --seed need --live (or the demo, without FILE)")
     if spool is not None and (file is None or live):
         raise click.UsageError("--spool needs FILE and does not go with --live")
-    from tui.app import load_settings, make_app
+    from ecotop.tui.app import load_settings, make_app
 
     # Settings first: a bad config file fails before anything is created or opened.
     settings = load_settings(config_path, {"range": range_key, "refresh": refresh_s})

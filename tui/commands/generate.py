@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from tui.cli import fail, guarded, is_tty
+from ecotop.tui.cli import fail, guarded, is_tty
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -107,7 +107,7 @@ def generate(
     if not out.parent.exists():
         fail(f"{out.parent}: no such directory", 1)
 
-    from sample_data import generate as run
+    from ecotop.sample_data import generate as run
 
     bar: Any = None
     progress = None

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 
 def _crash_hook() -> Any:
@@ -103,9 +103,9 @@ def ingest(
         raise click.BadParameter("must be positive", param_hint="--interval")
     if wal_limit <= 0:
         raise click.BadParameter("must be positive", param_hint="--wal-limit")
-    from store import open_db
-    from store.errors import BadInput
-    from store.spool import Spool
+    from ecotop.store import open_db
+    from ecotop.store.errors import BadInput
+    from ecotop.store.spool import Spool
 
     if not spool_dir.is_dir():
         raise BadInput(f"{spool_dir}: no such spool directory")
@@ -135,8 +135,8 @@ def ingest(
     try:
         if mode == "watch":
             # while this process holds the file, every other ecotop on it answers through it
-            import queries
-            from store.server import Serving
+            from ecotop import queries
+            from ecotop.store.server import Serving
 
             serving = Serving(db, named=lambda name: queries.get(name).sql)
         spool = Spool(

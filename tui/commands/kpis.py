@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 RANGE_CHOICES = ("15m", "1h", "24h", "7d", "30d")
 DEFAULT_RANGE = "1h"
@@ -37,7 +37,7 @@ def display_zone(meta_zone: str | None) -> tzinfo:
     """ECOTOP_DISPLAY_ZONE, else the file's display_zone, else Asia/Shanghai."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from store.errors import BadInput
+    from ecotop.store.errors import BadInput
 
     name = os.environ.get("ECOTOP_DISPLAY_ZONE") or meta_zone or DEFAULT_ZONE
     try:
@@ -76,7 +76,7 @@ def format_change(kind: str, change: float | None) -> str:
 
 
 def _table(ks: Any, as_of: str) -> str:
-    from queries import PILLARS
+    from ecotop.queries import PILLARS
 
     head = ("pillar", "measure", "value", "previous", "change")
     rows: list[tuple[str, ...]] = []
@@ -149,8 +149,8 @@ def kpis(file: Path, range_key: str, as_json: bool, as_csv: bool) -> None:
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    from queries import kpis as compute
-    from store import open_db
+    from ecotop.queries import kpis as compute
+    from ecotop.store import open_db
 
     db = open_db(file)
     try:

@@ -24,8 +24,8 @@ from typing import Any
 
 import click
 
-from tui.cli import guarded
-from tui.commands.kpis import (
+from ecotop.tui.cli import guarded
+from ecotop.tui.commands.kpis import (
     DEFAULT_RANGE,
     RANGE_CHOICES,
     display_zone,
@@ -178,15 +178,15 @@ def render_text(d: dict[str, Any]) -> str:
 @guarded
 def merchant(file: Path, merchant: str, range_key: str, as_json: bool) -> None:
     """One merchant's closed loop in FILE: MERCHANT is an id or (part of) a name."""
-    from queries.kpis import resolve_as_of
-    from queries.merchant import (
+    from ecotop.queries.kpis import resolve_as_of
+    from ecotop.queries.merchant import (
         AmbiguousMerchant,
         detail_to_dict,
         merchant_detail,
         resolve_merchant,
     )
-    from queries.windows import live_as_of, window
-    from store import open_db
+    from ecotop.queries.windows import live_as_of, window
+    from ecotop.store import open_db
 
     db = open_db(file)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 
 @click.command()
@@ -14,7 +14,7 @@ from tui.cli import guarded
 @guarded
 def migrate(file: Path) -> None:
     """Upgrade FILE to this build's schema (a backup FILE.vN.bak is written first)."""
-    from store import migrate as do_migrate
+    from ecotop.store import migrate as do_migrate
 
     old, new, backup = do_migrate(file)
     if backup is None:

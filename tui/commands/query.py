@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import click
 
-from tui.cli import guarded, is_tty
+from ecotop.tui.cli import guarded, is_tty
 
 DEFAULT_LIMIT = 1000
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -75,8 +75,8 @@ def query(file: Path, sql: str, fmt: str, out: Path | None, limit: int) -> None:
     Statements that change data, schema or settings, or read files, are refused. Several statements
     separated by ";" print one table each (table format only).
     """
-    from store import guard, open_db
-    from store.errors import SqlError
+    from ecotop.store import guard, open_db
+    from ecotop.store.errors import SqlError
 
     if sql == "-":
         sql = sys.stdin.read()
@@ -171,7 +171,7 @@ def _execute(
 def _zone(db: Any) -> dt.tzinfo:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from store.errors import BadInput
+    from ecotop.store.errors import BadInput
 
     name = os.environ.get("ECOTOP_DISPLAY_ZONE") or ""
     if not name:
@@ -197,7 +197,7 @@ class _TextSink:
 @contextlib.contextmanager
 def _output(out: Path | None, binary: bool) -> Iterator[_TextSink]:
     """stdout, or a temporary file beside `out` renamed onto it only when everything was written."""
-    from store.errors import BadInput
+    from ecotop.store.errors import BadInput
 
     if out is None:
         stream = sys.stdout.buffer if binary else sys.stdout

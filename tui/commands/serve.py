@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 
 @click.command()
@@ -28,9 +28,9 @@ def serve(file: Path, spool: Path | None) -> None:
     While one process writes a DuckDB file no other process can open it; this one holds it and
     answers every other `ecotop` on the same file through a unix socket beside it.
     """
-    import queries
-    from store import open_db
-    from store.server import Serving
+    from ecotop import queries
+    from ecotop.store import open_db
+    from ecotop.store.server import Serving
 
     db = open_db(file, write=True)
     stop = threading.Event()
@@ -44,7 +44,7 @@ def serve(file: Path, spool: Path | None) -> None:
     serving = Serving(db, named=lambda name: queries.get(name).sql)
     try:
         if spool is not None:
-            from tui.spooling import start_spool_thread
+            from ecotop.tui.spooling import start_spool_thread
 
             ingester = start_spool_thread(db, spool)
         click.echo(f"ecotop: serving {file} on {serving.socket} (PID {os.getpid()})", err=True)

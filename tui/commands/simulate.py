@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from tui.cli import guarded
+from ecotop.tui.cli import guarded
 
 DEFAULT_SCALE = 0.05  # the demo database's (tui.commands.dashboard)
 DEFAULT_SEED = 7
@@ -131,9 +131,9 @@ def simulate(
     if speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
     start = _parse_time(start_text)
-    from sample_data.live import EventStream
-    from sample_data.producer import Producer
-    from store.errors import BadInput
+    from ecotop.sample_data.live import EventStream
+    from ecotop.sample_data.producer import Producer
+    from ecotop.store.errors import BadInput
 
     spool_dir.mkdir(parents=True, exist_ok=True)
     try:

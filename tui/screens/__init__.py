@@ -1,5 +1,5 @@
 """ecotop's screens. Every refreshing screen subclasses `tui.screens.base.EcotopScreen`."""
 
-from tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
 
 __all__ = ["EcotopScreen", "OpenMerchant", "RefreshContext"]

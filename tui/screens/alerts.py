@@ -17,7 +17,7 @@ ORDER = {"CRITICAL": 0, "WARNING": 1, "UNKNOWN": 2, "OK": 3}
 
 
 def alerts_table(alerts: list[Any], rules: int) -> Table | Text:
-    from tui.app import alert_state
+    from ecotop.tui.app import alert_state
 
     if not rules:
         return Text("No alert rules. Put [[alerts]] rules in a config file and pass --config FILE.")

@@ -50,7 +50,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
-    from tui.app import EcotopApp
+    from ecotop.tui.app import EcotopApp
 
 
 class OpenMerchant(Message):
@@ -75,7 +75,7 @@ class RefreshContext:
 
 def evaluate_alerts(cur: Any, ctx: RefreshContext) -> list[Any]:
     """Evaluate the alert rules on `cur` (queries.alerts, written alongside the `check` command)."""
-    from queries import alerts as qalerts
+    from ecotop.queries import alerts as qalerts
 
     try:
         return list(qalerts.evaluate(cur, list(ctx.rules), live=ctx.live, now=ctx.now))

@@ -41,10 +41,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, TextArea
 
-from tui import adhoc
-from tui.history import Buffer, Entry, History
-from tui.widgets.catalog import CatalogTree
-from tui.widgets.results_tabs import (
+from ecotop.tui import adhoc
+from ecotop.tui.history import Buffer, Entry, History
+from ecotop.tui.widgets.catalog import CatalogTree
+from ecotop.tui.widgets.results_tabs import (
     ResultData,
     ResultsTabs,
     ResultView,
@@ -52,9 +52,9 @@ from tui.widgets.results_tabs import (
     format_ms,
     warm_up,
 )
-from tui.widgets.sql_complete import Catalog, read_catalog
-from tui.widgets.sql_editor import CompletionMenu, SqlEditor
-from tui.widgets.sql_text import Span, first_line, offset_to_location
+from ecotop.tui.widgets.sql_complete import Catalog, read_catalog
+from ecotop.tui.widgets.sql_editor import CompletionMenu, SqlEditor
+from ecotop.tui.widgets.sql_text import Span, first_line, offset_to_location
 
 _warmed = threading.Event()
 
@@ -441,8 +441,8 @@ class ConsoleScreen(Screen):
     @work(thread=True, exclusive=False, exit_on_error=False, group="console-query")
     def _run_worker(self, job: Job, spans: list[Span]) -> None:
         """Check every statement, then run them one by one on one cursor of this worker."""
-        from store import guard
-        from store.errors import SqlError, SqlRefused, StoreError
+        from ecotop.store import guard
+        from ecotop.store.errors import SqlError, SqlRefused, StoreError
 
         prepared: list[Prepared] = []
         for span in spans:
@@ -716,7 +716,7 @@ class ConsoleScreen(Screen):
     # -- history ---------------------------------------------------------------------------------
 
     def action_history(self) -> None:
-        from tui.widgets.sql_dialogs import HistoryScreen
+        from ecotop.tui.widgets.sql_dialogs import HistoryScreen
 
         entries = self.history.entries()
         if not entries:
@@ -753,8 +753,8 @@ class ConsoleScreen(Screen):
         self._export(view.result)
 
     def _export(self, result: ResultData) -> None:
-        from tui import export
-        from tui.widgets.sql_dialogs import ExportScreen
+        from ecotop.tui import export
+        from ecotop.tui.widgets.sql_dialogs import ExportScreen
 
         if result.error is not None or result.table is None:
             self.notify("this result has no rows to export", severity="warning", timeout=2)
@@ -789,7 +789,7 @@ class ConsoleScreen(Screen):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="console-export")
     def _export_worker(self, job: Job, sql: str, path: Path) -> None:
-        from tui import export
+        from ecotop.tui import export
 
         cur = None
         try:
@@ -830,10 +830,10 @@ class ConsoleScreen(Screen):
     # -- pin -------------------------------------------------------------------------------------
 
     def action_pin(self) -> None:
-        from store import guard
-        from store.errors import StoreError
-        from tui.widgets.pinned import default_panel_name, pin_panel, pinned_names
-        from tui.widgets.sql_dialogs import PinScreen
+        from ecotop.store import guard
+        from ecotop.store.errors import StoreError
+        from ecotop.tui.widgets.pinned import default_panel_name, pin_panel, pinned_names
+        from ecotop.tui.widgets.sql_dialogs import PinScreen
 
         spans = self.editor.statements_to_run()
         if len(spans) != 1:

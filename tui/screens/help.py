@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.keys import ALL_KEYS
+from ecotop.tui.keys import ALL_KEYS
 
 
 def keys_table() -> Table:

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import Footer, Static
 
-from tui.screens.base import EcotopScreen, RefreshContext
-from tui.widgets.merchant_funnel import MerchantFunnel
-from tui.widgets.merchant_panels import (
+from ecotop.tui.screens.base import EcotopScreen, RefreshContext
+from ecotop.tui.widgets.merchant_funnel import MerchantFunnel
+from ecotop.tui.widgets.merchant_panels import (
     EntryMix,
     GroupsPanel,
     LivesPanel,
@@ -25,7 +25,7 @@ from tui.widgets.merchant_panels import (
     PayScorePanel,
     make_trend_chart,
 )
-from tui.widgets.status import StatusBar
+from ecotop.tui.widgets.status import StatusBar
 
 #: Below this many columns the view is one column.
 WIDE = 120
@@ -80,9 +80,9 @@ class MerchantScreen(EcotopScreen):
     # -- the refresh contract -------------------------------------------------------------------
 
     def fetch(self, cur: Any, ctx: RefreshContext) -> dict[str, Any] | None:
-        from queries.kpis import resolve_as_of
-        from queries.merchant import MerchantNotFound, merchant_detail
-        from queries.windows import live_as_of, window
+        from ecotop.queries.kpis import resolve_as_of
+        from ecotop.queries.merchant import MerchantNotFound, merchant_detail
+        from ecotop.queries.windows import live_as_of, window
 
         as_of = resolve_as_of(cur, live=ctx.live, now=ctx.now) or live_as_of(ctx.now)
         shown = self.detail

@@ -27,10 +27,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
-from tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
-from tui.screens.merchant import MerchantScreen
-from tui.widgets.merchant_table import COLUMNS, MerchantTable, name_width
-from tui.widgets.status import StatusBar
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.screens.merchant import MerchantScreen
+from ecotop.tui.widgets.merchant_table import COLUMNS, MerchantTable, name_width
+from ecotop.tui.widgets.status import StatusBar
 
 __all__ = ["MerchantScreen", "MerchantsScreen"]
 
@@ -72,7 +72,7 @@ def clear_cache() -> None:
 def _dims(cur: Any, db_key: str) -> tuple[Any, int]:
     """The merchants' names (cached per file while the merchants are unchanged) and the name
     column's width."""
-    from queries.merchant import merchant_dims, merchants_signature
+    from ecotop.queries.merchant import merchant_dims, merchants_signature
 
     sig = merchants_signature(cur)
     cached = _DIMS.get(db_key)
@@ -208,7 +208,7 @@ class MerchantsScreen(EcotopScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="merchant-loyalty")
     def _loyalty_worker(self, key: Any, win: Any) -> None:
-        from queries.merchant import merchant_loyalty
+        from ecotop.queries.merchant import merchant_loyalty
 
         table, error, cur = None, None, None
         try:
@@ -223,7 +223,7 @@ class MerchantsScreen(EcotopScreen):
         self.post_message(self.LoyaltyFetched(key, table, error))
 
     def on_merchants_screen_loyalty_fetched(self, message: LoyaltyFetched) -> None:
-        from queries.merchant import with_loyalty
+        from ecotop.queries.merchant import with_loyalty
 
         message.stop()
         if message.error is not None:
@@ -264,7 +264,7 @@ class MerchantsScreen(EcotopScreen):
         return self.data.table.take(self.rows)
 
     def _resort(self) -> None:
-        from queries.merchant import sort_order
+        from ecotop.queries.merchant import sort_order
 
         if self.data is None:
             return
@@ -272,7 +272,7 @@ class MerchantsScreen(EcotopScreen):
         self._refilter()
 
     def _refilter(self) -> None:
-        from queries.merchant import filter_order
+        from ecotop.queries.merchant import filter_order
 
         if self._order is None or self.data is None:
             return
@@ -408,8 +408,8 @@ def prefetch(app: Any) -> None:
 
 def _compute(cur: Any, db_key: str, range_key: str, as_of: datetime) -> ListData:
     """The list of every merchant over the window of `range_key` ending at `as_of` (cached)."""
-    from queries.merchant import assemble_list, merchant_numbers
-    from queries.windows import window
+    from ecotop.queries.merchant import assemble_list, merchant_numbers
+    from ecotop.queries.windows import window
 
     key = (db_key, range_key, as_of)
     cached = _CACHE.get(key)
@@ -430,15 +430,15 @@ def _db_key(db: Any) -> str:
 
 
 def _resolve_as_of(cur: Any, ctx: RefreshContext) -> datetime:
-    from queries.kpis import resolve_as_of
-    from queries.windows import live_as_of
+    from ecotop.queries.kpis import resolve_as_of
+    from ecotop.queries.windows import live_as_of
 
     return resolve_as_of(cur, live=ctx.live, now=ctx.now) or live_as_of(ctx.now)
 
 
 def _as_of_now(app: Any) -> datetime | None:
     """The as_of the next refresh will use (a quick query the first time for a file)."""
-    from queries.windows import live_as_of
+    from ecotop.queries.windows import live_as_of
 
     if app.live:
         return live_as_of(app.clock())

@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Footer, Static
 
-from tui.screens.base import EcotopScreen, RefreshContext
-from tui.widgets.kpi import TileState, tile_state
-from tui.widgets.panel import PillarPanel
-from tui.widgets.pinned import PinnedStrip, fetch_pinned
-from tui.widgets.status import StatusBar
+from ecotop.tui.screens.base import EcotopScreen, RefreshContext
+from ecotop.tui.widgets.kpi import TileState, tile_state
+from ecotop.tui.widgets.panel import PillarPanel
+from ecotop.tui.widgets.pinned import PinnedStrip, fetch_pinned
+from ecotop.tui.widgets.status import StatusBar
 
 #: Points of each trend line (the sparklines resample to their width).
 TREND_POINTS = 48
@@ -27,8 +27,8 @@ class OverviewData:
 
 
 def fetch_trends(cur: Any, window: Any, points: int) -> dict[str, list[float | None]] | None:
-    """queries.trends(cur, window, points) -> {measure_id: [values oldest first]} when available."""
-    import queries
+    """ecotop.queries.trends(cur, window, points) -> {measure_id: [values oldest first]} when available."""
+    from ecotop import queries
 
     fn = getattr(queries, "trends", None)
     if fn is None:
@@ -60,8 +60,8 @@ class OverviewScreen(EcotopScreen):
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (180, "-wide")]
 
     def compose(self) -> ComposeResult:
-        from queries import PILLARS
-        from queries.measures import for_pillar
+        from ecotop.queries import PILLARS
+        from ecotop.queries.measures import for_pillar
 
         yield StatusBar(id="status")
         with Grid(id="pillars"):
@@ -75,12 +75,12 @@ class OverviewScreen(EcotopScreen):
         yield Footer()
 
     def cache_key(self, ctx: RefreshContext) -> Any:
-        from tui.widgets.pinned import pinned_names
+        from ecotop.tui.widgets.pinned import pinned_names
 
         return (ctx.range_key, tuple(sorted(pinned_names(self.ecotop))))
 
     def fetch(self, cur: Any, ctx: RefreshContext) -> OverviewData:
-        from queries import kpis
+        from ecotop.queries import kpis
 
         ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
         last = self.last_data
@@ -116,7 +116,7 @@ class OverviewScreen(EcotopScreen):
         self._show_alert_summary()
 
     def _show_alert_summary(self) -> None:
-        from tui.app import alert_state
+        from ecotop.tui.app import alert_state
 
         app = self.ecotop
         firing = [a for a in app.alerts if alert_state(a) in ("WARNING", "CRITICAL")]

@@ -18,11 +18,11 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
-from tui.widgets.charts import ArrowTable, ChartBox, heading, heatmap_lines
-from tui.widgets.kpi import tile_state
-from tui.widgets.panel import PillarPanel
-from tui.widgets.status import StatusBar
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.widgets.charts import ArrowTable, ChartBox, heading, heatmap_lines
+from ecotop.tui.widgets.kpi import tile_state
+from ecotop.tui.widgets.panel import PillarPanel
+from ecotop.tui.widgets.status import StatusBar
 
 #: The series each pillar charts (column of `<pillar>/series`, title), most telling first.
 CHARTS: dict[str, list[tuple[str, str]]] = {
@@ -131,9 +131,9 @@ class PillarScreen(EcotopScreen):
         self._boxes: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        from queries import PILLARS
-        from queries.measures import for_pillar
-        from queries.views import PILLAR_VIEWS
+        from ecotop.queries import PILLARS
+        from ecotop.queries.measures import for_pillar
+        from ecotop.queries.views import PILLAR_VIEWS
 
         yield StatusBar(id="status")
         n = list(PILLARS).index(self.pillar) + 1
@@ -171,8 +171,8 @@ class PillarScreen(EcotopScreen):
         return (ctx.range_key,)
 
     def fetch(self, cur: Any, ctx: RefreshContext) -> PillarPageData:
-        from queries import kpis
-        from queries.views import pillar_view
+        from ecotop.queries import kpis
+        from ecotop.queries.views import pillar_view
 
         ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
         zone = getattr(self.ecotop.display_zone, "key", None)
@@ -254,7 +254,7 @@ class PillarScreen(EcotopScreen):
         if table is None:
             self.notify("nothing to export yet", timeout=2)
             return
-        from tui import export
+        from ecotop.tui import export
 
         stamp = self.ecotop.local(data.kpis.as_of).strftime("%Y%m%d-%H%M")
         path = Path.cwd() / f"ecotop-{self.pillar}-{key}-{data.kpis.window.range}-{stamp}.csv"

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
-from tui.widgets.sql_complete import Catalog
+from ecotop.tui.widgets.sql_complete import Catalog
 
 
 class CatalogTree(Tree[str]):

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from tui.widgets.format import format_value
+from ecotop.tui.widgets.format import format_value
 
 
 def column_kind(name: str) -> str:

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets.format import change_direction, format_change, format_value
-from tui.widgets.spark import spark_text
+from ecotop.tui.widgets.format import change_direction, format_change, format_value
+from ecotop.tui.widgets.spark import spark_text
 
 ALERT_MARK = {"CRITICAL": "✖", "WARNING": "⚠"}
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets.format import DASH, format_count, format_rate
+from ecotop.tui.widgets.format import DASH, format_count, format_rate
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 

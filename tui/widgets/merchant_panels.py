@@ -15,8 +15,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets.format import DASH, format_change, format_count, format_rate, format_value
-from tui.widgets.merchant_funnel import bar
+from ecotop.tui.widgets.format import DASH, format_change, format_count, format_rate, format_value
+from ecotop.tui.widgets.merchant_funnel import bar
 
 PANEL_CSS = """
     height: auto;

@@ -30,7 +30,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.widgets.format import DASH, format_change, format_value
+from ecotop.tui.widgets.format import DASH, format_change, format_value
 
 # (column, label, kind, width) of the list, left to right. Name's width is set per data set.
 COLUMNS: list[tuple[str, str, str, int]] = [

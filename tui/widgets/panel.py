@@ -13,8 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Resize
 
-from tui.widgets.kpi import KpiTile, TileState
-from tui.widgets.spark import Spark, spark_text
+from ecotop.tui.widgets.kpi import KpiTile, TileState
+from ecotop.tui.widgets.spark import Spark, spark_text
 
 #: Rows a chart needs to be worth drawing, and the most it takes.
 CHART_MIN, CHART_MAX = 2, 8

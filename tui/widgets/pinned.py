@@ -32,7 +32,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.widgets.spark import Spark
+from ecotop.tui.widgets.spark import Spark
 
 #: Rows a pinned query keeps (the panel shows what fits).
 PIN_ROW_LIMIT = 50
@@ -49,7 +49,7 @@ _state: dict[str, Any] = {"version": 0, "cache": None}
 
 def config_path(app: Any) -> Path:
     """Where pins are written: the app's --config file, else ECOTOP_CONFIG, else the user file."""
-    from tui import config
+    from ecotop.tui import config
 
     for attr in ("config_path",):
         value = getattr(app, attr, None)
@@ -67,7 +67,7 @@ def config_path(app: Any) -> Path:
 
 def load_panels(app: Any) -> list[Any]:
     """The pinned panels (system files, then the user's), cached until a pin changes the file."""
-    from tui import config
+    from ecotop.tui import config
 
     path = config_path(app)
     try:
@@ -104,7 +104,7 @@ def default_panel_name(sql: str, taken: set[str]) -> str:
 
 def pin_panel(app: Any, name: str, sql: str, kind: str) -> Path:
     """Save the panel in the config file; returns the file. Raises ConfigError or ValueError."""
-    from tui import config
+    from ecotop.tui import config
 
     path = config_path(app)
     config.add_panel(path, config.Panel(name, sql, kind))
@@ -114,7 +114,7 @@ def pin_panel(app: Any, name: str, sql: str, kind: str) -> Path:
 
 def unpin_panel(app: Any, name: str) -> bool:
     """Remove the panel from the config file; False when it is not there (e.g. a system file)."""
-    from tui import config
+    from ecotop.tui import config
 
     removed = config.remove_panel(config_path(app), name)
     _state["version"] += 1
@@ -137,7 +137,7 @@ class PinnedResult:
 
 def fetch_pinned(app: Any, panels: list[Any] | None = None) -> list[PinnedResult]:
     """Run every pinned panel's statement (guarded, row- and time-limited), each on its own cursor."""
-    from tui import adhoc
+    from ecotop.tui import adhoc
 
     out: list[PinnedResult] = []
     for panel in load_panels(app) if panels is None else panels:
@@ -175,7 +175,7 @@ def _num(v: Any) -> float | None:
 def _fmt(v: Any, zone: Any = None) -> str:
     from datetime import date, datetime
 
-    from tui.widgets.format import format_number
+    from ecotop.tui.widgets.format import format_number
 
     if v is None:
         return "—"
@@ -331,7 +331,7 @@ class PinnedPanel(Vertical, can_focus=True):
         self.border_subtitle = " · ".join(parts)
 
     def _show_number(self, table: Any) -> None:
-        from tui.widgets.format import format_change
+        from ecotop.tui.widgets.format import format_change
 
         value, series, col = number_of(table)
         if table is not None and table.num_rows <= 1:
@@ -413,7 +413,7 @@ class PinnedStrip(Horizontal):
                 panel.show(r)
 
     def on_pinned_panel_remove_requested(self, message: PinnedPanel.RemoveRequested) -> None:
-        from tui.widgets.sql_dialogs import ConfirmScreen
+        from ecotop.tui.widgets.sql_dialogs import ConfirmScreen
 
         panel = message.panel
         name = panel.panel_name

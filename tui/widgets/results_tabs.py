@@ -71,7 +71,7 @@ def format_ms(ms: float) -> str:
 
 def short_sql(sql: str, width: int = 24) -> str:
     """A statement squeezed onto one short line (for tab titles)."""
-    from tui.widgets.sql_text import strip_comments
+    from ecotop.tui.widgets.sql_text import strip_comments
 
     text = re.sub(r"\s+", " ", strip_comments(sql)).strip()
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -365,7 +365,7 @@ class ResultView(Vertical):
 
     def show_cell(self, row: int, col: int) -> None:
         """The whole value of one cell in a dialog (cells are cut at MAX_COLUMN_WIDTH)."""
-        from tui.widgets.sql_dialogs import CellScreen
+        from ecotop.tui.widgets.sql_dialogs import CellScreen
 
         table = self.result.shown if self.result.shown is not None else self.result.table
         if table is None or not (0 <= row < table.num_rows and 0 <= col < table.num_columns):

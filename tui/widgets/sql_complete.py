@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.widgets.sql_text import table_aliases, word_before
+from ecotop.tui.widgets.sql_text import table_aliases, word_before
 
 # Enough to complete without a catalog (before it is read, or if reading it failed).
 BASE_KEYWORDS = [

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from tui.history import Entry
+from ecotop.tui.history import Entry
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}

@@ -19,8 +19,8 @@ from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.text_area import Selection
 
-from tui.widgets.sql_complete import Candidate, Completer
-from tui.widgets.sql_text import (
+from ecotop.tui.widgets.sql_complete import Candidate, Completer
+from ecotop.tui.widgets.sql_text import (
     Span,
     location_to_offset,
     offset_to_location,

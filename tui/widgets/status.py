@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from tui.app import EcotopApp
+    from ecotop.tui.app import EcotopApp
 
 
 def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int]]:
