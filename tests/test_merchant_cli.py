@@ -87,13 +87,37 @@ def test_inactive_merchant_is_zeros_not_an_error(tiny_path: Path) -> None:
     assert d["measures"]["gmv"]["value"] == 0 and d["measures"]["aov"]["value"] is None
 
 
+def _filter_matches(text: str) -> list[int]:
+    """What the list's `/` filter keeps, computed independently: name, industry or city contains
+    the text, ignoring case."""
+    t = text.strip().lower()
+    return [m for m, *fields in merchant_data.TINY_MERCHANTS if any(t in f.lower() for f in fields)]
+
+
 def test_ambiguous_name_lists_candidates_and_exits_1(tiny_path: Path) -> None:
     r = run(str(tiny_path), "tea")
     assert r.exit_code == 1
     assert r.stdout == ""
-    assert "matches 2 merchants" in r.stderr
+    assert r.stderr.splitlines()[0].startswith("2 merchants match")
     assert "1\tTea House\tcatering\tShanghai" in r.stderr
     assert "7\tTea Garden\tcatering\tSuzhou" in r.stderr
+
+
+@pytest.mark.parametrize("text", ["catering", "shanghai", "CATER", "e"])
+def test_search_matches_what_the_list_filter_matches(tiny_path: Path, text: str) -> None:
+    """Issue #11 point 8: the headless search matches industry and city like the list's `/`, says
+    how many in plain digits, and lists the first --limit in the list's order (GMV, largest first)."""
+    want = _filter_matches(text)
+    assert len(want) > 1
+    r = run(str(tiny_path), text, "--limit", "2", "--range", "7d")
+    assert r.exit_code == 1, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith(f"{len(want)} merchants match")
+    listed = [int(line.split("\t")[0]) for line in lines[1:] if "\t" in line]
+    assert len(listed) == 2 and set(listed) <= set(want)
+    if 1 in want:
+        assert listed[0] == 1  # merchant 1 has the largest GMV: the list's first row
+    assert (f"{len(want) - 2} more" in r.stderr) == (len(want) > 2)
 
 
 def test_unknown_merchant_exits_1(tiny_path: Path) -> None:

@@ -3,9 +3,11 @@
 The same numbers as the merchant view (queries.merchant.merchant_detail): the funnel as an ordered
 list of steps with counts and conversions, GMV, orders, AOV, refund rate, payers (new, returning),
 member share, pay-to-member rate, repurchase, the entry mix, Pay Score, customer groups and Channels
-lives. Numeric input is a merchant id; anything else is a name, matched exactly (ignoring case) or as
-a unique part of one. A name matching several merchants lists them (id, name, industry, city) on
-stderr and exits 1; an unknown merchant exits 1; a bad --range exits 2 (usage).
+lives. Numeric input is a merchant id; anything else is matched exactly as the merchant list's `/`
+filter matches it (the text inside the name, industry or city, ignoring case): one merchant whose
+name is the text, or a single match, is shown; several matches print `N merchants match` and the
+first --limit of them in the list's order (GMV over the range, largest first: id, name, industry,
+city) on stderr and exit 1; no match exits 1; a bad --range exits 2 (usage).
 
 `--json` prints one object: {"merchant", "range", "as_of", "window", "funnel": [{"position", "step",
 "label", "customers", "base", "converted", "conversion"}, ...], "measures": {NAME: {"value",
@@ -163,6 +165,43 @@ def render_text(d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _pick(cur: Any, text: str, win: Any, limit: int) -> int:
+    """The merchant id `text` names. A number is an id; other text is matched as the list's `/`
+    filter matches it (queries.merchant.filter_order on the same table), so both find the same
+    merchants. Several matches (and no name equal to the text) list the first `limit` and exit 1."""
+    from ecotop.queries.merchant import (
+        MerchantNotFound,
+        filter_order,
+        merchant_list,
+        resolve_merchant,
+        sort_order,
+    )
+
+    text = text.strip()
+    if text.isdigit() or not text:
+        return int(resolve_merchant(cur, text)["merchant_id"])
+    table = merchant_list(cur, win)
+    rows = filter_order(table, sort_order(table, "gmv", descending=True), text).to_pylist()
+    if not rows:
+        raise MerchantNotFound(f"no merchant named {text!r}")
+    names = table["name"].to_pylist()
+    exact = [r for r in rows if str(names[r]).lower() == text.lower()]
+    if len(rows) == 1 or len(exact) == 1:
+        return int(table["merchant_id"][(exact or rows)[0]].as_py())
+    n = len(rows)
+    click.echo(
+        f"{n} merchants match {text!r} (name, industry or city); give an id or a more precise"
+        f" name. The first by GMV over {win.range}:",
+        err=True,
+    )
+    cols = [table[c].to_pylist() for c in ("merchant_id", "name", "industry", "city")]
+    for r in rows[:limit]:
+        click.echo("  " + "\t".join(str(c[r]) for c in cols), err=True)
+    if n > limit:
+        click.echo(f"  … {n - limit} more (--limit {limit})", err=True)
+    sys.exit(1)
+
+
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("merchant")
@@ -174,39 +213,36 @@ def render_text(d: dict[str, Any]) -> str:
     show_default=True,
     help="time range: the window [as_of - range, as_of) against the one before it",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="when several merchants match, list this many",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @guarded
-def merchant(file: Path, merchant: str, range_key: str, as_json: bool) -> None:
-    """One merchant's closed loop in FILE: MERCHANT is an id or (part of) a name."""
+def merchant(file: Path, merchant: str, range_key: str, limit: int, as_json: bool) -> None:
+    """One merchant's closed loop in FILE: MERCHANT is an id, or text matched like the list's `/`."""
     from ecotop.queries.kpis import resolve_as_of
-    from ecotop.queries.merchant import (
-        AmbiguousMerchant,
-        detail_to_dict,
-        merchant_detail,
-        resolve_merchant,
-    )
+    from ecotop.queries.merchant import merchant_detail
     from ecotop.queries.windows import live_as_of, window
     from ecotop.store import open_db
 
     db = open_db(file)
     try:
         cur = db.cursor()
-        try:
-            found = resolve_merchant(cur, merchant)
-        except AmbiguousMerchant as exc:
-            click.echo(f"ecotop: {exc}:", err=True)
-            for r in exc.matches:
-                click.echo(
-                    f"  {r['merchant_id']}\t{r['name']}\t{r['industry']}\t{r['city']}", err=True
-                )
-            sys.exit(1)
         as_of = resolve_as_of(cur, live=False) or live_as_of()
-        detail = merchant_detail(cur, found["merchant_id"], window(range_key.lower(), as_of))
+        win = window(range_key.lower(), as_of)
+        merchant_id = _pick(cur, merchant, win, limit)
+        detail = merchant_detail(cur, merchant_id, win)
         zone = display_zone(db.meta().get("display_zone"))
     finally:
         db.close()
     detail = _in_zone(detail, zone)
     if as_json:
+        from ecotop.queries.merchant import detail_to_dict
+
         text = json.dumps(detail_to_dict(detail), indent=2, ensure_ascii=False)
     else:
         text = render_text(detail)
