@@ -9,13 +9,19 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import duckdb
 
-from ecotop.store import errors
+from ecotop.store import errors, threadguard
 from ecotop.store.errors import StoreError
 
+if TYPE_CHECKING:
+    from ecotop.store.remote import RemoteDatabase
+
 SCHEMA_VERSION = 2
+#: A DuckDB configuration as duckdb.connect takes it.
+DuckConfig = dict[str, str | bool | int | float | list[str]]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -37,7 +43,7 @@ class Limits:
         default_factory=lambda: os.environ.get("ECOTOP_CHECKPOINT_THRESHOLD", "128MB")
     )
 
-    def config(self) -> dict[str, str | int | bool]:
+    def config(self) -> DuckConfig:
         temp = self.temp_directory or _default_temp_dir()
         return {
             "threads": self.threads,
@@ -74,6 +80,7 @@ class Database:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for one worker thread (DuckDB cursors are not shared across threads)."""
+        threadguard.check("DuckDB cursor")
         return self.con.cursor()
 
     def meta(self) -> dict[str, str]:
@@ -126,7 +133,7 @@ def _looks_like_duckdb(path: Path) -> bool:
     return len(head) >= 12 and head[8:12] == b"DUCK"
 
 
-_OPEN_CONFIGS: dict[tuple[str, bool], dict[str, str | int | bool]] = {}
+_OPEN_CONFIGS: dict[tuple[str, bool], DuckConfig] = {}
 
 
 def connect(
@@ -176,11 +183,30 @@ def connect(
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The schema version stored in the file, or None if it is not an ecotop file."""
     try:
-        row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchall()
-        row = row[0] if row else None
+        rows = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchall()
     except duckdb.CatalogException:
         return None
-    return int(row[0]) if row else None
+    return int(rows[0][0]) if rows else None
+
+
+@overload
+def open_db(
+    path: str | os.PathLike[str],
+    *,
+    write: Literal[True],
+    limits: Limits | None = None,
+    allow_old: bool = False,
+) -> Database: ...
+
+
+@overload
+def open_db(
+    path: str | os.PathLike[str],
+    *,
+    write: bool = False,
+    limits: Limits | None = None,
+    allow_old: bool = False,
+) -> Database | RemoteDatabase: ...
 
 
 def open_db(
@@ -189,11 +215,12 @@ def open_db(
     write: bool = False,
     limits: Limits | None = None,
     allow_old: bool = False,
-) -> Database:
+) -> Database | RemoteDatabase:
     """Open an existing ecotop file. Read-only unless `write`; never creates a file.
 
     When another ecotop process writes the file and serves it (store/server.py), a read-only open
-    returns a `store.remote.RemoteDatabase` talking to that process instead: the same cursor surface.
+    returns a `store.remote.RemoteDatabase` talking to that process instead (the interface sees both
+    through `queries.gateway`).
 
     Raises a StoreError with a one-line message for a missing path, a file that is not a DuckDB
     database or is damaged, a file locked by another process (naming its PID), a file that is not an
@@ -205,7 +232,7 @@ def open_db(
 
         remote = connect_remote(p)
         if remote is not None:
-            return remote  # type: ignore[return-value]
+            return remote
     try:
         con = connect(p, write=write, limits=limits)
     except errors.Locked:
@@ -216,7 +243,7 @@ def open_db(
         remote = connect_remote(p, wait=1.5)  # a writer that just started may not serve yet
         if remote is None:
             raise
-        return remote  # type: ignore[return-value]
+        return remote
     try:
         version = schema_version(con)
     except duckdb.Error as exc:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ecotop.store import errors
+from ecotop.store import errors, threadguard
 from ecotop.store.errors import StoreError
 
 INFO_SUFFIX = ".ecotop-serve.json"
@@ -228,7 +228,7 @@ class _Result:
 
     @property
     def columns(self) -> list[str]:
-        return self._table.column_names
+        return list(self._table.column_names)
 
     @property
     def description(self) -> list[tuple[Any, ...]]:
@@ -290,7 +290,11 @@ class RemoteCursor:
         return self._db.reader({"kind": "adhoc", "sql": sql, "limit": limit})
 
     def interrupt(self) -> None:
-        pass
+        """Nothing to do here: the writer bounds each statement's time itself (store.server)."""
+
+    def query_progress(self) -> float:
+        """Unknown for a statement running in the writer (-1, as DuckDB says when idle)."""
+        return -1.0
 
     def close(self) -> None:
         pass
@@ -330,6 +334,7 @@ class RemoteDatabase:
 
     def reader(self, ticket: dict[str, Any]) -> Any:
         """A Flight stream reader for one request; errors come back as the StoreError they were."""
+        threadguard.check("Flight call")
         fl = self._fl
         try:
             return self._client.do_get(fl.Ticket(json.dumps(ticket).encode()), self._options())

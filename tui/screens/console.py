@@ -41,6 +41,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, TextArea
 
+from ecotop.queries.catalogue import Catalogue as Catalog
+from ecotop.queries.catalogue import read_catalogue as read_catalog
 from ecotop.tui import adhoc
 from ecotop.tui.history import Buffer, Entry, History
 from ecotop.tui.widgets.catalog import CatalogTree
@@ -52,7 +54,6 @@ from ecotop.tui.widgets.results_tabs import (
     format_ms,
     warm_up,
 )
-from ecotop.tui.widgets.sql_complete import Catalog, read_catalog
 from ecotop.tui.widgets.sql_editor import CompletionMenu, SqlEditor
 from ecotop.tui.widgets.sql_text import Span, first_line, offset_to_location
 

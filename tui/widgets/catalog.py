@@ -1,6 +1,6 @@
 """CatalogTree: the console's sidebar listing the database's tables and views with typed columns.
 
-Filled from a `sql_complete.Catalog` (read once in a worker). `enter` on a table or column inserts its
+Filled from a `queries.catalogue.Catalogue` (read once in a worker). `enter` on a table or column inserts its
 name into the editor (the console handles `CatalogTree.InsertName`).
 """
 
@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
-from ecotop.tui.widgets.sql_complete import Catalog
+from ecotop.queries.catalogue import Catalogue as Catalog
 
 
 class CatalogTree(Tree[str]):

@@ -1,16 +1,15 @@
 """What the console suggests while typing: tables, columns, functions and keywords.
 
-`Catalog` is what the database offers (read once, in a worker, by `read_catalog(cur)` from
-`duckdb_tables()`, `duckdb_views()`, `duckdb_columns()`, `duckdb_functions()` and
-`duckdb_keywords()`); `Completer` turns the text before the cursor into ranked suggestions. Pure Python:
+`Catalog` is what the database offers (`queries.catalogue.Catalogue`, read once by a screen's worker
+through the gateway; this widget never runs SQL); `Completer` turns the text before the cursor into ranked suggestions. Pure Python:
 no Textual here, so the ranking is tested on its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from ecotop.queries.catalogue import Catalogue as Catalog
 from ecotop.tui.widgets.sql_text import table_aliases, word_before
 
 # Enough to complete without a catalog (before it is read, or if reading it failed).
@@ -84,58 +83,6 @@ class Candidate:
     text: str
     kind: str  # "table", "view", "column", "function", "keyword"
     detail: str = ""
-
-
-@dataclass
-class Catalog:
-    """Tables (and views) with their columns and types, plus functions and keywords."""
-
-    tables: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    views: set[str] = field(default_factory=set)
-    functions: dict[str, str] = field(default_factory=dict)  # name -> kind (scalar, aggregate, ...)
-    keywords: list[str] = field(default_factory=list)
-    schemas: dict[str, str] = field(default_factory=dict)  # table -> schema
-
-    @property
-    def loaded(self) -> bool:
-        return bool(self.tables or self.functions)
-
-
-_HIDDEN_SCHEMAS = ("information_schema", "pg_catalog")
-
-_CATALOG_SQL = {
-    "columns": (
-        "SELECT table_name, column_name, data_type, schema_name FROM duckdb_columns() "
-        "WHERE NOT internal AND database_name = current_database() "
-        "ORDER BY schema_name, table_name, column_index"
-    ),
-    "views": (
-        "SELECT view_name FROM duckdb_views() "
-        "WHERE NOT internal AND database_name = current_database()"
-    ),
-    "functions": (
-        "SELECT DISTINCT function_name, function_type FROM duckdb_functions() "
-        "WHERE function_type IN ('scalar', 'aggregate', 'macro', 'table', 'table_macro')"
-    ),
-    "keywords": "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'type_function'",
-}
-
-
-def read_catalog(cur: Any) -> Catalog:
-    """Read what the database offers on a cursor (run in a worker thread, once)."""
-    cat = Catalog()
-    for table, column, dtype, schema in cur.execute(_CATALOG_SQL["columns"]).fetchall():
-        if schema in _HIDDEN_SCHEMAS:
-            continue
-        cat.tables.setdefault(table, []).append((column, dtype))
-        cat.schemas.setdefault(table, schema)
-    cat.views = {r[0] for r in cur.execute(_CATALOG_SQL["views"]).fetchall()}
-    for name, kind in cur.execute(_CATALOG_SQL["functions"]).fetchall():
-        if name.startswith("__") or not name.replace("_", "").isalnum():
-            continue
-        cat.functions.setdefault(name, kind)
-    cat.keywords = sorted({r[0].lower() for r in cur.execute(_CATALOG_SQL["keywords"]).fetchall()})
-    return cat
 
 
 class Completer:
