@@ -156,6 +156,30 @@ def test_problems_with_the_check_itself_are_unknown_3(
     assert data["state"] == "UNKNOWN" and expected in data["error"]
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["OK", "--bogus"], "no such option '--bogus'"),
+        ([], "missing argument 'FILE'"),
+        (["OK", "--rule"], "option '--rule' requires an argument"),
+        (["OK", "extra"], "unexpected extra argument"),
+    ],
+)
+def test_usage_errors_are_unknown_3(files, env, args, expected) -> None:
+    """Issue #11 point 5: a check that cannot run because of how it was called is UNKNOWN (3), not
+    2 (which a monitoring system reads as CRITICAL); the status line on stdout says why."""
+    argv = [files["ok"] if a == "OK" else a for a in args]
+    p = check(*argv, env=env)
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert p.stdout.startswith("ECOTOP UNKNOWN - ")
+    assert expected.lower() in p.stdout.lower()
+    assert len(p.stdout.splitlines()) == 1
+    assert "Traceback" not in p.stderr and p.stderr.strip()
+    pj = check("--json", *argv, env=env)
+    assert pj.returncode == 3
+    assert json.loads(pj.stdout)["state"] == "UNKNOWN"
+
+
 def test_user_config_file_is_read(files, env) -> None:
     user = Path(env["XDG_CONFIG_HOME"]) / "ecotop" / "config.toml"
     user.parent.mkdir(parents=True)

@@ -1,8 +1,9 @@
 """`ecotop check FILE`: the alert rules, headless, as a monitoring plugin (Nagios, Icinga, cron).
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the worst rule wins (CRITICAL > WARNING >
-UNKNOWN > OK). Anything that stops the check itself (a bad config file, a missing, locked or
-damaged database) is UNKNOWN (3), not the usual 1, because that is the plugin convention.
+UNKNOWN > OK). Anything that stops the check itself (how it was called: an unknown option, a
+missing argument; a bad config file, a missing, locked or damaged database) is UNKNOWN (3), not the
+usual 1 or 2, because that is the plugin convention (2 would read as CRITICAL).
 
 stdout: a status line `ECOTOP CRITICAL - ... | perfdata`, then one line per rule and measure
 (`OK pay.success_rate 99.51% (limit 99.50%)`); with --json one object. Messages go to stderr.
@@ -88,7 +89,31 @@ def _lines(results: list[Any]) -> list[str]:
     return out
 
 
-@click.command()
+class _PluginCommand(click.Command):
+    """A click command whose usage errors are UNKNOWN (exit 3) with a status line on stdout."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            why = exc.format_message().splitlines()[0] if exc.format_message() else "usage error"
+            if as_json:
+                out = {"state": "UNKNOWN", "exit_code": UNKNOWN, "error": why, "results": []}
+                click.echo(json.dumps(out, ensure_ascii=False))
+            else:
+                click.echo(_status_line("UNKNOWN", why))
+            exc.exit_code = UNKNOWN  # click prints the usage and the message on stderr
+            raise
+
+
+@click.command(cls=_PluginCommand)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option(
