@@ -226,6 +226,10 @@ def open_db(
     database or is damaged, a file locked by another process (naming its PID), a file that is not an
     ecotop database, and a schema older (unless `allow_old`) or newer than this build.
     """
+    if str(path).startswith("ducklake:"):  # a DuckLake attach string: the lake (store/lake.py)
+        from ecotop.store.lake import open_lake
+
+        return open_lake(path, write=write, limits=limits)
     p = Path(path)
     if not write and p.exists():
         from ecotop.store.remote import connect_remote

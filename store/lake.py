@@ -1,0 +1,647 @@
+"""A DuckLake as a place ecotop opens like a file: Parquet data files plus a Postgres or DuckDB catalog.
+
+A lake is named by DuckLake's own attach string:
+
+- `ducklake:postgres:dbname=eco host=127.0.0.1 port=5432 user=eco` (a catalog many hosts share);
+- `ducklake:FILE.ducklake` (a single-host lake whose catalog is a DuckDB file).
+
+The data directory is given once, at `init_lake`; the catalog records it and every later open works
+from the attach string alone. Passwords never appear in the string: libpq reads them from PGPASSWORD,
+a password file (PGPASSFILE, ~/.pgpass) or a service file (PGSERVICE/PGSERVICEFILE); an attach string
+with `password=` is refused.
+
+Opening loads the DuckLake and Postgres extensions BY PATH from their installed Python packages
+(`duckdb-extension-ducklake`, `duckdb-extension-postgres-scanner`; nothing is downloaded), attaches
+the lake as `lake` (read-only unless writing), allows exactly its data directory
+(`allowed_directories`), then locks the connection down like every other (store.guard.lockdown): no
+further file or network access from SQL, no extension loading, no settings. Every cursor starts
+with `USE lake`, so queries use unqualified table names.
+
+The schema is the migrations' SQL (store/migrations) with what DuckLake cannot hold taken out
+(PRIMARY KEY, UNIQUE, CHECK, indexes); raw event tables are partitioned by day of their time column.
+Writers claim each spool file lake-wide (see `LakeLoader`) so a file is ingested exactly once across
+every host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ecotop.store import errors
+from ecotop.store.db import MIGRATIONS_DIR, SCHEMA_VERSION, Database, Limits
+from ecotop.store.errors import StoreError
+
+__all__ = [
+    "ALIAS",
+    "LakeDatabase",
+    "LakeError",
+    "LakeURI",
+    "NotALake",
+    "import_file",
+    "init_lake",
+    "is_lake_uri",
+    "maintain",
+    "open_lake",
+    "parse_uri",
+]
+
+PREFIX = "ducklake:"
+ALIAS = "lake"
+META = f"__ducklake_metadata_{ALIAS}"
+# Tables with a time column that grow with events: partitioned by day of that column.
+_PARTITION_COLUMN = "ts"
+# Rollups are partitioned by month of their bucket (one file per month and commit at most).
+_ROLLUP_PARTITIONS = {
+    "rollup_minute": "minute",
+    "rollup_hour": "hour",
+    "rollup_active_hour_sample": "hour",
+    "rollup_active_day_sample": "day",
+    "rollup_merchant_hour": "hour",
+    "rollup_merchant_day": "day",
+}
+
+
+class LakeError(StoreError):
+    """A lake cannot be opened or used: one line saying why."""
+
+
+class NotALake(LakeError):
+    """The attach string names a catalog that holds no DuckLake (or no ecotop lake)."""
+
+
+@dataclass(frozen=True)
+class LakeURI:
+    """A parsed lake attach string."""
+
+    text: str  # the whole attach string, as DuckDB's ATTACH takes it
+    libpq: str | None  # the Postgres connection string of a Postgres catalog
+    file: Path | None  # the catalog file of a DuckDB catalog
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def is_lake_uri(target: object) -> bool:
+    """True when `target` (a string or path) is a DuckLake attach string."""
+    return str(target).startswith(PREFIX)
+
+
+_PASSWORD = re.compile(r"(^|\s)password\s*=", re.I)
+
+
+def parse_uri(target: object) -> LakeURI:
+    """Check and split a lake attach string; raises LakeError with one line when it is malformed."""
+    text = str(target).strip()
+    if not text.startswith(PREFIX):
+        raise LakeError(
+            f"{text}: not a lake (a lake is named 'ducklake:postgres:...' or 'ducklake:FILE')"
+        )
+    rest = text[len(PREFIX) :]
+    if rest.startswith("postgres:"):
+        libpq = rest[len("postgres:") :].strip()
+        if _PASSWORD.search(libpq):
+            raise LakeError(
+                "a password in the lake's attach string is refused: use PGPASSWORD, a password "
+                "file (PGPASSFILE) or a service file (PGSERVICEFILE)"
+            )
+        if not libpq:
+            raise LakeError(f"{text}: no Postgres connection string after 'ducklake:postgres:'")
+        return LakeURI(text, libpq, None)
+    if not rest or ":" in rest.split("/", 1)[0] and not rest.startswith("duckdb:"):
+        raise LakeError(f"{text}: unsupported catalog (use ducklake:postgres:... or ducklake:FILE)")
+    file = Path(rest.removeprefix("duckdb:"))
+    return LakeURI(text, None, file)
+
+
+def _redacted(uri: LakeURI) -> str:
+    return uri.text
+
+
+# -- extensions ----------------------------------------------------------------------------------
+
+
+def _extension(package: str, name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeError(
+            f"the DuckLake extensions are not installed (pip install 'ecotop[lake]'; missing {package})"
+        )
+    base = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(base.glob(f"extensions/v{duckdb.__version__}/{name}.duckdb_extension"))
+    if not found:
+        raise LakeError(
+            f"{package} has no {name} extension for DuckDB {duckdb.__version__} "
+            "(install the package of the same version as duckdb)"
+        )
+    return found[0]
+
+
+def _load_extensions(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
+    con.execute(f"LOAD '{_extension('duckdb_extension_ducklake', 'ducklake')}'")
+    if postgres:
+        con.execute(f"LOAD '{_extension('duckdb_extension_postgres_scanner', 'postgres_scanner')}'")
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+
+
+def _translate(uri: LakeURI, exc: BaseException) -> LakeError:
+    text = str(exc)
+    low = text.lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        return LakeError(
+            f"{uri}: the catalog refused the login (wrong or missing password: set PGPASSWORD, "
+            "PGPASSFILE or a service file)"
+        )
+    if "connection refused" in low or "could not connect" in low or "timeout expired" in low:
+        return LakeError(f"{uri}: the catalog is unreachable ({_first_line(exc)})")
+    if "does not exist" in low and "database" in low:
+        return NotALake(f"{uri}: not a lake (the catalog database does not exist)")
+    if "no such file or directory" in low or "cannot open file" in low:
+        return LakeError(f"{uri}: a data file of the lake is missing ({_first_line(exc)})")
+    return LakeError(f"{uri}: {_first_line(exc)}")
+
+
+# -- the catalog before attaching ----------------------------------------------------------------
+
+
+def _pg_connect(libpq: str, timeout: int = 5) -> Any:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - part of the lake extra
+        raise LakeError("psycopg is not installed (pip install 'ecotop[lake]')") from None
+    try:
+        return psycopg.connect(libpq, connect_timeout=timeout, autocommit=True)
+    except psycopg.Error as exc:
+        raise _translate(LakeURI(PREFIX + "postgres:" + libpq, libpq, None), exc) from None
+
+
+def _catalog_exists(uri: LakeURI) -> bool:
+    """True when the catalog holds a DuckLake (its metadata tables)."""
+    if uri.libpq is not None:
+        with _pg_connect(uri.libpq) as pg:
+            row = pg.execute("SELECT to_regclass('ducklake_metadata') IS NOT NULL").fetchone()
+            return bool(row and row[0])
+    assert uri.file is not None
+    if not uri.file.exists():
+        return False
+    try:
+        with duckdb.connect(str(uri.file), read_only=True) as probe:
+            return bool(
+                probe.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ducklake_metadata'"
+                ).fetchall()[0][0]
+            )
+    except duckdb.Error:
+        return False
+
+
+def _connect(
+    uri: LakeURI,
+    *,
+    write: bool,
+    limits: Limits | None,
+    data_dir: Path | None = None,
+    extra: dict[str, Path] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached as `lake`, its data directory allowed, locked."""
+    cfg = (limits or Limits()).config()
+    try:
+        con = duckdb.connect(":memory:", config=cfg)
+    except duckdb.Error as exc:
+        raise LakeError(f"cannot start DuckDB: {_first_line(exc)}") from None
+    try:
+        _load_extensions(con, uri.libpq is not None)
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        opts = [] if write else ["READ_ONLY"]
+        if data_dir is not None:
+            opts.append("DATA_PATH " + _sql_str(str(data_dir).rstrip("/") + "/"))
+        clause = f" ({', '.join(opts)})" if opts else ""
+        try:
+            con.execute(f"ATTACH {_sql_str(uri.text)} AS {ALIAS}{clause}")
+        except duckdb.Error as exc:
+            raise _translate(uri, exc) from None
+        data_path = _data_path(con)
+        if data_dir is None and not Path(data_path).is_dir():
+            raise LakeError(f"{uri}: the lake's data directory {data_path} is missing")
+        for name, path in (extra or {}).items():
+            con.execute(f"ATTACH {_sql_str(str(path))} AS {name} (READ_ONLY)")
+        # Exactly the lake's data directory stays reachable once external access is off.
+        con.execute("SET allowed_directories = [$d]", {"d": data_path})
+        from ecotop.store import guard
+
+        guard.lockdown(con)
+        con.execute(f"USE {ALIAS}")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        raise
+    return con
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _data_path(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        f"SELECT value FROM {META}.ducklake_metadata WHERE key = 'data_path'"
+    ).fetchall()
+    if not rows:
+        raise NotALake("the catalog records no data directory")
+    path = str(rows[0][0])
+    return path if path.endswith("/") else path + "/"
+
+
+# -- the database object -------------------------------------------------------------------------
+
+
+class LakeDatabase(Database):
+    """An open lake: the same surface as a `store.Database` (cursor, meta, close).
+
+    `path` holds the attach string (as a Path-like name for messages); `uri` the parsed string.
+    Every cursor starts in the lake (`USE lake`), so the named queries run unchanged.
+    """
+
+    is_lake = True
+
+    def __init__(self, uri: LakeURI, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        super().__init__(Path(uri.text), con, read_only)
+        self.uri = uri
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor in the lake for one worker thread."""
+        cur = super().cursor()
+        cur.execute(f"USE {ALIAS}")
+        return cur
+
+    def snapshot(self) -> int:
+        """The id of the lake's newest snapshot (what a new transaction reads)."""
+        cur = self.cursor()
+        try:
+            return int(
+                cur.execute(f"SELECT id FROM ducklake_current_snapshot('{ALIAS}')").fetchall()[0][0]
+            )
+        finally:
+            cur.close()
+
+    def data_path(self) -> str:
+        """The lake's data directory, as its catalog records it."""
+        cur = self.cursor()
+        try:
+            return _data_path(cur)
+        finally:
+            cur.close()
+
+    def __enter__(self) -> LakeDatabase:
+        return self
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    try:
+        rows = con.execute("SELECT value FROM ecotop_meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return int(rows[0][0]) if rows else None
+
+
+def open_lake(target: object, *, write: bool = False, limits: Limits | None = None) -> LakeDatabase:
+    """Open an existing ecotop lake by its attach string, read-only unless `write`.
+
+    Raises LakeError (one line) when the catalog is unreachable, refuses the login, holds no lake or
+    no ecotop lake, when the data directory is missing, or when the schema is of another version.
+    """
+    uri = parse_uri(target)
+    if not _catalog_exists(uri):
+        raise NotALake(f"{uri}: not a lake (create one with `ecotop lake init {uri} --data DIR`)")
+    con = _connect(uri, write=write, limits=limits)
+    version = _schema_version(con)
+    if version is None:
+        con.close()
+        raise NotALake(f"{uri}: not an ecotop lake (no ecotop_meta table)")
+    if version != SCHEMA_VERSION:
+        con.close()
+        cls = errors.SchemaTooNew if version > SCHEMA_VERSION else errors.SchemaTooOld
+        raise cls(Path(uri.text), version, SCHEMA_VERSION)
+    return LakeDatabase(uri, con, read_only=not write)
+
+
+# -- the schema ------------------------------------------------------------------------------------
+
+
+def lake_sql(sql: str) -> str:
+    """A migration's SQL with what DuckLake cannot hold taken out (keys, uniques, checks, indexes)."""
+    out = re.sub(r"\s+PRIMARY\s+KEY\b", "", sql, flags=re.I)
+    out = re.sub(r"\s+UNIQUE\b", "", out, flags=re.I)
+    out = re.sub(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b[^;]*;", "", out, flags=re.I | re.M)
+    return _strip_checks(out)
+
+
+def _strip_checks(sql: str) -> str:
+    out: list[str] = []
+    i = 0
+    pat = re.compile(r"\s+CHECK\s*\(", re.I)
+    while True:
+        m = pat.search(sql, i)
+        if not m:
+            out.append(sql[i:])
+            return "".join(out)
+        out.append(sql[i : m.start()])
+        depth, j = 1, m.end()
+        while j < len(sql) and depth:
+            depth += {"(": 1, ")": -1}.get(sql[j], 0)
+            j += 1
+        i = j
+
+
+def _partition(con: duckdb.DuckDBPyConnection) -> None:
+    tables = con.execute(
+        "SELECT c.table_name, list(c.column_name) FROM duckdb_columns() c "
+        "SEMI JOIN duckdb_tables() t ON t.database_name = c.database_name "
+        "AND t.schema_name = c.schema_name AND t.table_name = c.table_name "
+        "WHERE c.database_name = $db AND c.schema_name = 'main' GROUP BY 1",
+        {"db": ALIAS},
+    ).fetchall()
+    for table, cols in tables:
+        if _PARTITION_COLUMN in cols:
+            c = _PARTITION_COLUMN
+            con.execute(
+                f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}), day({c}))'
+            )
+        elif table in _ROLLUP_PARTITIONS:
+            c = _ROLLUP_PARTITIONS[table]
+            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}))')
+
+
+def _set_meta(con: duckdb.DuckDBPyConnection, items: dict[str, str]) -> None:
+    # No PRIMARY KEY in a lake, so no INSERT OR REPLACE: delete, then insert.
+    for k, v in items.items():
+        con.execute("DELETE FROM ecotop_meta WHERE key = $k", {"k": k})
+        con.execute("INSERT INTO ecotop_meta VALUES ($k, $v)", {"k": k, "v": v})
+
+
+def init_lake(
+    target: object, data_dir: str | os.PathLike[str], *, limits: Limits | None = None
+) -> LakeDatabase:
+    """Create the catalog and the schema of a new lake whose Parquet files go under `data_dir`.
+
+    The data directory is created (mode 0700) when missing, its parent must exist. Refuses a
+    catalog that already holds a lake.
+    """
+    uri = parse_uri(target)
+    data = Path(data_dir).absolute()
+    if not data.parent.is_dir():
+        raise LakeError(f"{data.parent}: no such directory (for the lake's data directory)")
+    if data.is_symlink():
+        raise LakeError(f"{data}: is a symbolic link; give the data directory itself")
+    if uri.file is not None and not uri.file.absolute().parent.is_dir():
+        raise LakeError(f"{uri.file.parent}: no such directory (for the lake's catalog file)")
+    if _catalog_exists(uri):
+        raise LakeError(f"{uri}: already holds a lake")
+    data.mkdir(mode=0o700, exist_ok=True)
+    con = _connect(uri, write=True, limits=limits, data_dir=data)
+    try:
+        con.execute("BEGIN")
+        for f in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            if int(f.name.split("_", 1)[0]) <= SCHEMA_VERSION:
+                con.execute(lake_sql(f.read_text()))
+        _partition(con)
+        _set_meta(con, {"schema_version": str(SCHEMA_VERSION), "sample_mod": "1"})
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        con.close()
+        raise LakeError(f"{uri}: cannot create the schema ({_first_line(exc)})") from None
+    return LakeDatabase(uri, con, read_only=False)
+
+
+# -- moving a file into a lake --------------------------------------------------------------------
+
+
+def _lake_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = $db "
+            "AND schema_name = 'main' ORDER BY table_name",
+            {"db": ALIAS},
+        ).fetchall()
+    ]
+
+
+def _order_column(con: duckdb.DuckDBPyConnection, db: str, table: str) -> str | None:
+    cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = $db "
+            "AND table_name = $t ORDER BY column_index",
+            {"db": db, "t": table},
+        ).fetchall()
+    ]
+    for c in (_PARTITION_COLUMN, *_ROLLUP_PARTITIONS.values()):
+        if c in cols:
+            return c
+    return None
+
+
+def import_file(
+    source: str | os.PathLike[str], target: object, *, limits: Limits | None = None
+) -> dict[str, int]:
+    """Copy every table of an ecotop file (raw events, rollups, ingest_log, meta) into an empty lake.
+
+    One lake transaction: readers see all of the file or none of it. Returns rows per table.
+    """
+    from ecotop.store.db import open_db
+
+    src = Path(source)
+    # Opening checks the file (missing, not DuckDB, not ecotop, schema version) with clear errors.
+    open_db(src).close()
+    uri = parse_uri(target)
+    if not _catalog_exists(uri):
+        raise NotALake(f"{uri}: not a lake (create one with `ecotop lake init {uri} --data DIR`)")
+    con = _connect(uri, write=True, limits=limits, extra={"src": src.absolute()})
+    counts: dict[str, int] = {}
+    try:
+        version = _schema_version(con)
+        if version is None:
+            raise NotALake(f"{uri}: not an ecotop lake (no ecotop_meta table)")
+        tables = _lake_tables(con)
+        busy = [
+            t
+            for t in tables
+            if t not in ("ecotop_meta",)
+            and con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+        ]
+        if busy:
+            raise LakeError(
+                f"{uri}: the lake already holds events ({busy[0]}); import into a new lake"
+            )
+        src_tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'"
+            ).fetchall()
+        }
+        con.execute("BEGIN")
+        try:
+            for t in tables:
+                if t not in src_tables:
+                    continue
+                if t == "ecotop_meta":
+                    con.execute("DELETE FROM ecotop_meta")
+                order = _order_column(con, "src", t)
+                order_by = f" ORDER BY {order}" if order else ""
+                cols = ", ".join(
+                    f'"{r[0]}"'
+                    for r in con.execute(
+                        "SELECT column_name FROM duckdb_columns() WHERE database_name = $db "
+                        "AND table_name = $t ORDER BY column_index",
+                        {"db": ALIAS, "t": t},
+                    ).fetchall()
+                )
+                con.execute(
+                    f'INSERT INTO "{t}" ({cols}) SELECT {cols} FROM src.main."{t}"{order_by}'
+                )
+                counts[t] = int(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+    except duckdb.Error as exc:
+        raise _translate(uri, exc) from None
+    finally:
+        con.close()
+    return counts
+
+
+# -- upkeep ----------------------------------------------------------------------------------------
+
+
+def maintain(
+    target: object,
+    *,
+    older_than: str = "1 hour",
+    limits: Limits | None = None,
+) -> dict[str, int]:
+    """Merge small files, expire snapshots older than `older_than`, delete unreferenced files.
+
+    Safe while writers and readers run: merging commits like any writer (a conflict with a writer
+    is retried), expired snapshots are only those older than `older_than`, and a file is deleted
+    only once no snapshot refers to it. Returns file counts before and after and what was done.
+    """
+    db = open_lake(target, write=True, limits=limits)
+    cur = db.cursor()
+    try:
+        before = _file_count(cur)
+        merged = _retry(
+            lambda: cur.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')").fetchall()
+        )
+        expired = cur.execute(
+            f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => now() - INTERVAL '{_interval(older_than)}')"
+        ).fetchall()
+        cleaned = cur.execute(
+            f"CALL ducklake_cleanup_old_files('{ALIAS}', cleanup_all => true)"
+        ).fetchall()
+        orphans = cur.execute(
+            f"CALL ducklake_delete_orphaned_files('{ALIAS}', cleanup_all => true)"
+        ).fetchall()
+        after = _file_count(cur)
+    except duckdb.Error as exc:
+        raise _translate(db.uri, exc) from None
+    finally:
+        cur.close()
+        db.close()
+    return {
+        "files_before": before,
+        "files_after": after,
+        "merged": len(merged),
+        "snapshots_expired": len(expired),
+        "files_deleted": len(cleaned) + len(orphans),
+    }
+
+
+def _interval(text: str) -> str:
+    if not re.fullmatch(r"\d+\s*(second|minute|hour|day|week)s?", text.strip()):
+        raise LakeError(f"{text!r}: not an age (say e.g. '1 hour', '2 days')")
+    return text.strip()
+
+
+def _file_count(cur: duckdb.DuckDBPyConnection) -> int:
+    return int(
+        cur.execute(
+            f"SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL"
+        ).fetchall()[0][0]
+    )
+
+
+def _retry(fn: Any, attempts: int = 5) -> Any:
+    for i in range(attempts):
+        try:
+            return fn()
+        except duckdb.TransactionException:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.1 * (i + 1))
+    return None
+
+
+# -- a lake-wide claim ------------------------------------------------------------------------------
+
+
+class Claims:
+    """Lake-wide claims on spool files by checksum, held while a writer commits one.
+
+    With a Postgres catalog a claim is a session-level advisory lock on a dedicated connection: it
+    is released when the writer commits (or rolls back) and releases it, or when its process dies
+    (kill -9 included), so a file is never stuck. With a DuckDB-file catalog only one process can
+    write the lake at all, so the claim is local.
+    """
+
+    def __init__(self, uri: LakeURI) -> None:
+        self.uri = uri
+        self._pg: Any = _pg_connect(uri.libpq) if uri.libpq is not None else None
+
+    @staticmethod
+    def key(checksum: str) -> int:
+        """The advisory lock key of a checksum (a signed 64-bit integer)."""
+        return int.from_bytes(
+            hashlib.sha256(b"ecotop:" + checksum.encode()).digest()[:8], "big", signed=True
+        )
+
+    @contextlib.contextmanager
+    def hold(self, checksum: str) -> Iterator[None]:
+        """Hold the claim on `checksum` (waiting while another writer holds it)."""
+        if self._pg is None:
+            yield
+            return
+        k = self.key(checksum)
+        self._pg.execute("SELECT pg_advisory_lock(%s)", (k,))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self._pg.execute("SELECT pg_advisory_unlock(%s)", (k,))
+
+    def close(self) -> None:
+        if self._pg is not None:
+            with contextlib.suppress(Exception):
+                self._pg.close()
+            self._pg = None
