@@ -228,7 +228,6 @@ HOSTILE: list[tuple[str, str]] = [
     ("SELECT setval('s', 100)", "calls setval()"),
     ("SELECT \"NextVal\"('s')", "calls nextval()"),
     ("SELECT system.main.nextval('s')", "calls nextval()"),
-    ("SELECT 's'.nextval()", "calls nextval()"),
     ("SELECT user_id FROM users WHERE user_id = nextval('s')", "calls nextval()"),
     ("SELECT max(nextval('s')) OVER () FROM users", "calls nextval()"),
     # SQL given as text
@@ -254,6 +253,17 @@ HOSTILE: list[tuple[str, str]] = [
     ("FROM add_grammar_extension('x')", "calls add_grammar_extension()"),
     ("FROM arrow_scan(1, 2, 3)", "calls arrow_scan()"),
     ("FROM python_map_function('x', 'y', 'z')", "calls python_map_function()"),
+    # macros that read a table by name: the temp directory was readable through them (#15.8)
+    ("FROM histogram('{tmp}/planted.csv', a)", "calls histogram() as a table"),
+    ("FROM histogram('users', city)", "calls histogram() as a table"),
+    ("FROM histogram_values('{tmp}/planted.csv', a)", "calls histogram_values()"),
+    ("SELECT * FROM summary('{tmp}/x.csv')", "looks like a path"),
+    # bounds memory_limit does not see (#15.5)
+    ("SELECT length(repeat('x', 2000000000))", "asks repeat() for 2,000,000,000"),
+    ("SELECT lpad('x', 2000000000, 'y')", "asks lpad()"),
+    ("SELECT " + "(" * 300 + "1" + ")" * 300, "nested too deeply"),
+    (" UNION ALL ".join(f"SELECT {i}" for i in range(1002)), "chains more than 1,000"),
+    ("SELECT '" + "x" * 100_001 + "'", "longer than 100,000 characters"),
     ("SELECT __internal_json_copy_to_json(1)", "calls __internal_json_copy_to_json()"),
     # settings, transactions, procedures, maintenance
     ("SET threads = 64", "changes a setting"),
@@ -310,6 +320,22 @@ HOSTILE: list[tuple[str, str]] = [
     ("SELECT 1;;DELETE FROM users;", "changes data"),
     ("SELECT 'a;b'; DELETE FROM users", "statement 2"),
 ]
+
+
+# Statements DuckDB 1.5.5 no longer parses (2.0.1 did): a syntax error, nothing runs.
+NOT_PARSED = ["SELECT 's'.nextval()"]
+
+
+@pytest.mark.parametrize("sql", NOT_PARSED)
+def test_statement_duckdb_cannot_parse_changes_nothing(
+    opened: store.Database, cur: Any, sql: str
+) -> None:
+    before = snapshot(opened, cur)
+    with pytest.raises(SqlError, match="syntax error"):
+        guard.check(sql, cur)
+    with pytest.raises(SqlError):
+        guard.run(cur, sql, 10)
+    assert snapshot(opened, cur) == before
 
 
 # Refused only when a cursor's catalog is at hand (the name could be a database attached there).
@@ -438,6 +464,8 @@ BENIGN: list[tuple[str, int | None]] = [
     ("SELECT '星巴克' || name FROM merchants", 2),
     ("SELECT amount * 2 FROM transactions", 4),
     ("SELECT histogram(amount) FROM transactions", 1),
+    ("SELECT repeat('ab', 3) AS r", 1),
+    ("SELECT '上海;' AS a, 'b' AS b", 1),
 ]
 
 
@@ -475,6 +503,10 @@ def test_check_splits_into_verbatim_consecutive_slices() -> None:
     parts = guard.check(sql)
     assert len(parts) == 3
     assert "".join(parts) == sql
+    assert guard.check("SELECT '星巴克;咖啡' AS a; SELECT 2") == [
+        "SELECT '星巴克;咖啡' AS a;",
+        " SELECT 2",
+    ]
     assert guard.check("") == []
     assert guard.check("  -- only a comment\n") == []
 
@@ -646,13 +678,20 @@ def test_interrupt_cancels_a_stream(cur: Any) -> None:
         "SET GLOBAL TimeZone = 'Asia/Shanghai'",
         "SET allowed_configs = ['threads']",
         "SET allowed_directories = ['/']",
-        "PRAGMA enable_profiling",
-        "CALL enable_logging()",
     ],
 )
 def test_lockdown_refuses_every_setting(cur: Any, sql: str) -> None:
     with pytest.raises(duckdb.Error, match="configuration has been locked"):
         cur.execute(sql)
+
+
+@pytest.mark.parametrize("sql", ["PRAGMA enable_profiling", "CALL enable_logging()"])
+def test_what_the_lock_lets_through_on_1_5_the_parser_check_refuses(cur: Any, sql: str) -> None:
+    # DuckDB 1.5.5's lock_configuration does not stop these two (2.0.1 did): layer 1 is the defence.
+    with pytest.raises(SqlRefused):
+        guard.check(sql, cur)
+    with pytest.raises(SqlRefused):
+        guard.run(cur, sql, 1)
 
 
 @pytest.mark.parametrize(
