@@ -2,17 +2,22 @@
 
 Without FILE it opens the demo database in the user's data directory (created on first run) and
 simulates live traffic into it. With FILE it opens the file read-only and never writes to it, unless
-`--live` asks for the simulator (only on files `ecotop generate` made).
+`--live` asks for the simulator (only on files `ecotop generate` made); `--read-only` says so
+explicitly (and refuses `--live` and `--spool`).
+
+It needs a terminal: with stdin or stdout not a terminal (`ecotop | head`, cron) it says so in one
+line and exits 2 before opening or creating any file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
-from ecotop.tui.cli import guarded, is_tty
+from ecotop.tui.cli import fail, guarded, is_tty
 
 #: The demo database: small enough to be made in seconds on first run (scale 0.02 over 30 days is
 #: ~0.7M rows, about 5 s of CPU here).
@@ -141,6 +146,12 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
     help="Ingest the event files other processes drop into DIR while showing FILE (see "
     "`ecotop ingest`).",
 )
+@click.option(
+    "--read-only",
+    "read_only",
+    is_flag=True,
+    help="Open FILE read-only (the default, made explicit); refuses --live and --spool.",
+)
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @guarded
 def dashboard(
@@ -152,6 +163,7 @@ def dashboard(
     rate: float | None,
     seed: int | None,
     spool: Path | None,
+    read_only: bool,
     no_mouse: bool,
 ) -> None:
     """Watch FILE (or, without FILE, the live demo) in the dashboard.
@@ -175,6 +187,19 @@ def dashboard(
         raise click.UsageError("--rate and --seed need --live (or the demo, without FILE)")
     if spool is not None and (file is None or live):
         raise click.UsageError("--spool needs FILE and does not go with --live")
+    if read_only:
+        clash = "--live" if live else "--spool" if spool is not None else None
+        if clash:
+            fail(f"--read-only does not go with {clash}, which writes to FILE", 2)
+        if file is None:
+            fail("--read-only needs FILE (the demo without FILE simulates live traffic)", 2)
+    if not (is_tty(sys.stdin) and is_tty(sys.stdout)):
+        # Checked before any file is opened or made: `ecotop | head` must not create the demo.
+        fail(
+            "the dashboard needs a terminal on stdin and stdout; for scripts use "
+            "`ecotop kpis`, `ecotop check` or `ecotop query`",
+            2,
+        )
     from ecotop.tui.app import load_settings, make_app
 
     # Settings first: a bad config file fails before anything is created or opened.
