@@ -244,8 +244,7 @@ def test_not_a_terminal_is_refused_before_any_file(tiny_db: Path, tmp_path: Path
     p = subprocess.run(
         [sys.executable, "-m", "ecotop.tui.cli", *argv],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         cwd=ROOT,
         env=_env(home),
