@@ -321,6 +321,7 @@ def test_failed_query_keeps_an_existing_out_file(dbfile: Path, tmp_path: Path) -
         "csv",
         "--out",
         str(out),
+        "--force",
     )
     assert r.returncode == 1 and "boom" in err(r)
     assert out.read_text() == "precious\n"
@@ -389,3 +390,127 @@ def test_head_in_a_real_shell_pipe(dbfile: Path) -> None:
     )
     assert r.stdout == b"n\n0\n"
     assert r.returncode == 0 and r.stderr == b""
+
+
+# --- hardening (#15) -------------------------------------------------------------------------------
+
+
+def _copy(dbfile: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(dbfile, path)
+    return path
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+@pytest.mark.parametrize("target", ["self", "wal", "other-db"])
+def test_out_never_overwrites_a_database_or_its_wal(
+    dbfile: Path, tmp_path: Path, target: str, force: list[str]
+) -> None:
+    path = _copy(dbfile, tmp_path)
+    if target == "self":
+        out = path
+    elif target == "wal":
+        out = path.with_name(path.name + ".wal")
+        out.write_bytes(b"wal bytes")
+    else:
+        other = tmp_path / "other.duckdb"
+        other.write_bytes(path.read_bytes())
+        out = other
+    before = out.read_bytes()
+    r = ecotop("query", str(path), "SELECT 1 AS a", "--format", "csv", "--out", str(out), *force)
+    assert r.returncode == 1, err(r)
+    assert len(err(r).strip().splitlines()) == 1 and "database" in err(r)
+    assert out.read_bytes() == before
+    assert tx_count(path) == 4
+
+
+def test_out_refuses_an_existing_file_unless_forced(dbfile: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    out.write_text("old\n")
+    r = ecotop("query", str(dbfile), "SELECT 1 AS a", "--format", "csv", "--out", str(out))
+    assert r.returncode == 1 and "already exists" in err(r) and "--force" in err(r)
+    assert out.read_text() == "old\n"
+    r = ecotop(
+        "query", str(dbfile), "SELECT 1 AS a", "--format", "csv", "--out", str(out), "--force"
+    )
+    assert r.returncode == 0, err(r)
+    assert out.read_text() == "a\n1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+
+
+def test_out_through_a_planted_symlink_is_refused(dbfile: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    link = tmp_path / "r.csv"
+    link.symlink_to(victim)
+    r = ecotop("query", str(dbfile), "SELECT 1 AS a", "--format", "csv", "--out", str(link))
+    assert r.returncode == 1
+    assert victim.read_text() == "mine\n" and link.is_symlink()
+
+
+ENDLESS = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r"
+
+
+def test_timeout_ends_a_query_with_one_line(dbfile: Path) -> None:
+    t0 = time.monotonic()
+    r = ecotop("query", str(dbfile), ENDLESS, "--timeout", "1")
+    assert r.returncode == 1
+    assert err(r).strip().count("\n") == 0 and "--timeout" in err(r)
+    assert time.monotonic() - t0 < 20
+
+
+@pytest.mark.parametrize("bad", ["-1", "x"])
+def test_timeout_must_be_a_number(dbfile: Path, bad: str) -> None:
+    assert ecotop("query", str(dbfile), "SELECT 1", "--timeout", bad).returncode == 2
+
+
+def test_first_ctrl_c_stops_the_query_with_130(dbfile: Path) -> None:
+    import signal
+
+    proc = subprocess.Popen(
+        [*ECOTOP, "query", str(dbfile), ENDLESS, "--timeout", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        cwd=ROOT,
+    )
+    try:
+        time.sleep(2.5)  # started and running
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert b"Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    assert took < 1.0
+
+
+def test_huge_string_ends_with_one_line_and_bounded_memory(dbfile: Path) -> None:
+    # a size the guard cannot see (a subquery) meets the process ceiling, not 3.9 GB of RSS
+    r = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            *ECOTOP,
+            "query",
+            str(dbfile),
+            "SELECT length(repeat('x', (SELECT 2000000000)))",
+        ],
+        capture_output=True,
+        timeout=120,
+        env=_env(),
+        cwd=ROOT,
+    )
+    lines = r.stderr.decode().strip().splitlines()
+    peak_kb = int(lines[-1])
+    assert r.returncode == 1, r.stderr.decode()
+    ours = [x for x in lines[:-1] if not x.startswith("Command exited")]  # /usr/bin/time's own line
+    assert len(ours) == 1 and ours[0].startswith("ecotop: Out of Memory"), ours
+    assert peak_kb < 1.5 * 2**20

@@ -105,6 +105,7 @@ def sql_error(exc: BaseException, text: str) -> SqlError:
 
 def _one_line(message: str) -> str:
     # Drop DuckDB's indented candidate lists ("\t"+...) and fold the rest onto one line.
+    message = message.split("\n\nPossible solutions:", 1)[0]  # DuckDB's tuning advice
     lines = [x for x in message.split("\n") if not x.startswith("\t")]
     if len(lines) > 1 and lines[-1].rstrip().endswith(":"):
         lines.pop()

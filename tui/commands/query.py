@@ -12,12 +12,19 @@ Output (data on stdout or --out, messages on stderr):
 - parquet: needs --out PATH or a stdout that is not a terminal.
 csv, json and parquet hold one result, so they take one statement. Timestamps with time zone are
 written in ISO 8601 with their offset, in the display zone (ECOTOP_DISPLAY_ZONE, else the file's
-`display_zone`, else Asia/Shanghai). --out writes a temporary file beside PATH and renames it, so a
-failed query never leaves half a file or clobbers an old one.
+`display_zone`, else Asia/Shanghai). --out writes a new private temporary file beside PATH (created
+exclusively, never through a link) and renames it, so a failed query never leaves half a file. It
+never replaces a DuckDB database (the one being read or any other) or a WAL, whatever the flags, and
+refuses any other existing PATH unless --force.
+
+--timeout SECONDS (default 30, 0: none) cancels a statement that runs longer, with one line and exit
+1; the first Ctrl+C cancels it and exits 130 at once. The process runs under a memory ceiling
+(ECOTOP_QUERY_MEMORY, default the DuckDB memory limit plus 400MB) so a value DuckDB's own limit does
+not see ends the query with an out-of-memory line instead of exhausting the server.
 
 --limit N (default 1000) keeps the first N rows of each statement; 0 means no limit. When the limit
-cut a result, stderr says so. Exit codes: 0 ok, 1 refused or failed SQL, missing or locked file,
-2 usage (bad option, parquet to a terminal, several statements for csv/json/parquet).
+cut a result, stderr says so. Exit codes: 0 ok, 1 refused, failed or timed-out SQL, missing or
+locked file, an --out PATH it will not replace, 130 interrupted, 2 usage (bad option, parquet to a terminal, several statements for csv/json/parquet).
 """
 
 from __future__ import annotations
@@ -28,7 +35,11 @@ import datetime as dt
 import json
 import math
 import os
+import re
+import secrets
 import sys
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -40,6 +51,7 @@ import click
 from ecotop.tui.cli import guarded, is_tty
 
 DEFAULT_LIMIT = 1000
+DEFAULT_TIMEOUT = 30.0
 DEFAULT_ZONE = "Asia/Shanghai"
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -68,20 +80,38 @@ FORMATS = ("table", "csv", "json", "parquet")
     show_default=True,
     help="Keep the first N rows of each statement (0: no limit).",
 )
+@click.option("--force", is_flag=True, help="Replace an existing --out file (never a database).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Cancel a statement after SECONDS (0: no time limit).",
+)
 @guarded
-def query(file: Path, sql: str, fmt: str, out: Path | None, limit: int) -> None:
+def query(
+    file: Path,
+    sql: str,
+    fmt: str,
+    out: Path | None,
+    limit: int,
+    force: bool,
+    timeout: float,
+) -> None:
     """Run read-only SQL against FILE and print the result (SQL "-" reads it from stdin).
 
     Statements that change data, schema or settings, or read files, are refused. Several statements
     separated by ";" print one table each (table format only).
     """
     from ecotop.store import guard, open_db
-    from ecotop.store.errors import SqlError
 
     if sql == "-":
         sql = sys.stdin.read()
     if fmt == "parquet" and out is None and is_tty(sys.stdout):
         raise click.UsageError("parquet is binary: give --out PATH or redirect stdout")
+    if out is not None:
+        _check_out(out, file, force)
+    _memory_ceiling()
     db = open_db(file)
     try:
         local = not getattr(db, "remote", False)
@@ -96,25 +126,46 @@ def query(file: Path, sql: str, fmt: str, out: Path | None, limit: int) -> None:
             )
         zone = _zone(db)
         cap = limit or None
-        with _output(out, binary=fmt == "parquet") as sink:
-            for index, statement in enumerate(statements, 1):
-                where = f"statement {index}: " if len(statements) > 1 else ""
-                try:
-                    result = _execute(guard, cur, statement, cap, local, fmt)
-                    with result:
-                        if index > 1:
-                            sink.write("\n")
-                        WRITERS[fmt](sink, result, zone)
-                except SqlError as exc:
-                    raise type(exc)(where + str(exc)) from None
-                if result.truncated:
-                    by = "--limit (--limit 0 shows all)" if limit else "the serving writer's cap"
-                    click.echo(
-                        f"ecotop: {where}showing first {result.rows} rows; more were cut by {by}",
-                        err=True,
-                    )
+        _bounded(
+            cur,
+            timeout,
+            lambda: _emit(guard, cur, statements, cap, local, fmt, out, force, zone, limit),
+        )
     finally:
         db.close()
+
+
+def _emit(
+    guard: Any,
+    cur: Any,
+    statements: list[str],
+    cap: int | None,
+    local: bool,
+    fmt: str,
+    out: Path | None,
+    force: bool,
+    zone: dt.tzinfo,
+    limit: int,
+) -> None:
+    from ecotop.store.errors import SqlError
+
+    with _output(out, binary=fmt == "parquet", force=force) as sink:
+        for index, statement in enumerate(statements, 1):
+            where = f"statement {index}: " if len(statements) > 1 else ""
+            try:
+                result = _execute(guard, cur, statement, cap, local, fmt)
+                with result:
+                    if index > 1:
+                        sink.write("\n")
+                    WRITERS[fmt](sink, result, zone)
+            except SqlError as exc:
+                raise type(exc)(where + str(exc)) from None
+            if result.truncated:
+                by = "--limit (--limit 0 shows all)" if limit else "the serving writer's cap"
+                click.echo(
+                    f"ecotop: {where}showing first {result.rows} rows; more were cut by {by}",
+                    err=True,
+                )
 
 
 # --- running ----------------------------------------------------------------------------------------
@@ -194,9 +245,82 @@ class _TextSink:
         self.stream.write(text)
 
 
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.I)
+
+
+def _bytes(text: str) -> int | None:
+    m = _SIZE_RE.match(text or "")
+    if not m:
+        return None
+    unit = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[m.group(2).upper()]
+    return int(float(m.group(1)) * unit)
+
+
+def _memory_ceiling() -> None:
+    """Cap this process's data memory (RLIMIT_DATA, not RLIMIT_AS: DuckDB reserves address space).
+
+    `ecotop query` only reads, so a ceiling caps nothing ingestion needs; it turns a value DuckDB's
+    memory_limit does not track (`repeat('x', n)` with n from a subquery) into DuckDB's one-line
+    out-of-memory error instead of gigabytes of RSS.
+    """
+    import resource
+
+    from ecotop.store.db import Limits
+
+    text = os.environ.get("ECOTOP_QUERY_MEMORY", "")
+    ceiling = _bytes(text) if text else None
+    if ceiling is None:
+        ceiling = (_bytes(Limits().memory_limit) or 2**30) + 400 * 2**20
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if soft == resource.RLIM_INFINITY or soft > ceiling:
+            resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """A DuckDB database or WAL: by its header, or a .wal beside a database."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    if len(head) >= 12 and head[8:12] == b"DUCK":
+        return True
+    return bool(path.name.endswith(".wal"))
+
+
+def _check_out(out: Path, db_file: Path, force: bool) -> None:
+    """Refuse an --out that would replace a database, its WAL, or (without --force) any file."""
+    from ecotop.store.errors import BadInput
+
+    target = Path(os.path.abspath(out))
+    db = Path(os.path.abspath(db_file))
+    protected = {db, db.with_name(db.name + ".wal")}
+    with contextlib.suppress(OSError):
+        protected |= {db.resolve(), db.resolve().with_name(db.resolve().name + ".wal")}
+    real = target
+    with contextlib.suppress(OSError):
+        real = target.resolve()
+    if (
+        target in protected
+        or real in protected
+        or (os.path.lexists(target) and _is_duckdb_file(target))
+    ):
+        raise BadInput(f"{out}: refusing to overwrite a DuckDB database or its WAL with --out")
+    if os.path.lexists(target) and not force:
+        raise BadInput(f"{out}: already exists (use --force to replace it)")
+
+
+_TMP_FILES: set[Path] = set()
+
+
 @contextlib.contextmanager
-def _output(out: Path | None, binary: bool) -> Iterator[_TextSink]:
-    """stdout, or a temporary file beside `out` renamed onto it only when everything was written."""
+def _output(out: Path | None, binary: bool, force: bool = False) -> Iterator[_TextSink]:
+    """stdout, or a new temporary file beside `out` renamed onto it only when everything was written.
+
+    The temporary file is created O_EXCL|O_NOFOLLOW (a planted name or link makes it fail, never
+    write through), and `out` is checked again just before the rename.
+    """
     from ecotop.store.errors import BadInput
 
     if out is None:
@@ -204,24 +328,80 @@ def _output(out: Path | None, binary: bool) -> Iterator[_TextSink]:
         yield _TextSink(stream, binary)
         stream.flush()
         return
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fh = (
-            open(tmp, "wb")  # noqa: SIM115
-            if binary
-            else open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        )
+        fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
         raise BadInput(f"{out}: cannot write: {exc.strerror or exc}") from None
+    _TMP_FILES.add(tmp)
+    fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
     try:
         with fh:
             yield _TextSink(fh, binary)
+        if os.path.lexists(out) and (not force or _is_duckdb_file(out)):
+            raise BadInput(f"{out}: appeared while writing; not replaced (use --force)")
         os.replace(tmp, out)
     except OSError as exc:
         raise BadInput(f"{out}: cannot write: {exc.strerror or exc}") from None
     finally:
+        _TMP_FILES.discard(tmp)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _bounded(cur: Any, timeout: float, work: Callable[[], None]) -> None:
+    """Run `work` on a helper thread; the main thread stays free for Ctrl+C and the time limit.
+
+    DuckDB holds the calling thread until a statement ends, so a signal handler on that thread
+    would never run: here the first SIGINT interrupts the statement and exits 130 within a second.
+    """
+    from ecotop.store.errors import SqlError
+
+    box: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised on the main thread
+            box["exc"] = exc
+
+    worker = threading.Thread(target=target, name="ecotop-query", daemon=True)
+    worker.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while worker.is_alive():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                if _cancel(cur, worker):
+                    _abandon(f"query cancelled after the {timeout:g} s --timeout (0: no limit)", 1)
+                raise SqlError(f"query cancelled after the {timeout:g} s --timeout (0: no limit)")
+            worker.join(0.1 if left is None else max(0.01, min(0.1, left)))
+    except KeyboardInterrupt:
+        _cancel(cur, worker)
+        _abandon("interrupted", 130)
+    if "exc" in box:
+        raise box["exc"]
+
+
+def _cancel(cur: Any, worker: threading.Thread) -> bool:
+    """Interrupt the running statement; True when the worker is still busy after half a second."""
+    with contextlib.suppress(Exception):
+        cur.interrupt()
+    worker.join(0.5)
+    return worker.is_alive()
+
+
+def _abandon(message: str, code: int) -> None:
+    """Exit now, without waiting for DuckDB or the writer: no half-written --out is left."""
+    for tmp in list(_TMP_FILES):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    click.echo(f"ecotop: {message}", err=True)
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # --- values -------------------------------------------------------------------------------------------
