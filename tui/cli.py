@@ -65,11 +65,25 @@ class EcotopGroup(click.Group):
         return getattr(mod, attr)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in COMMANDS:
+            _refuse_mistyped_command(args[0])
         first = next((a for a in args if not a.startswith("-")), None)
         helpish = any(a in ("--help", "-h", "--version") for a in args)
         if (first is None and not helpish) or (first is not None and first not in COMMANDS):
             args = ["dashboard", *args]
         return super().parse_args(ctx, args)
+
+
+def _refuse_mistyped_command(word: str) -> None:
+    """`ecotop kpi FILE`: say there is no such command (and which one was meant) instead of opening
+    the dashboard on a file named `kpi`. A word that names an existing path is a FILE."""
+    import difflib
+
+    if os.path.exists(word) or "/" in word or "." in word:
+        return
+    close = difflib.get_close_matches(word.lower(), list(COMMANDS), n=1, cutoff=0.6)
+    if close:
+        fail(f"no command {word!r} (did you mean {close[0]}?)", 2)
 
 
 def _available(name: str) -> bool:
