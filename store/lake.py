@@ -31,7 +31,7 @@ import importlib.util
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import duckdb
 from ecotop.store import errors
 from ecotop.store.db import MIGRATIONS_DIR, SCHEMA_VERSION, Database, Limits
 from ecotop.store.errors import StoreError
+from ecotop.store.spool import FileResult, Loader, Prepared
 
 __all__ = [
     "ALIAS",
@@ -58,7 +59,6 @@ __all__ = [
 
 PREFIX = "ducklake:"
 ALIAS = "lake"
-META = f"__ducklake_metadata_{ALIAS}"
 # Tables with a time column that grow with events: partitioned by day of that column.
 _PARTITION_COLUMN = "ts"
 # Rollups are partitioned by month of their bucket (one file per month and commit at most).
@@ -212,6 +212,35 @@ def _catalog_exists(uri: LakeURI) -> bool:
         return False
 
 
+def _extension_dir() -> str:
+    """A private extension directory whose entries link to the extensions' installed packages.
+
+    Opening a lake as DuckDB's main database (so that every cursor, including cursors of
+    cursors, reads the lake by unqualified names) needs DuckDB to load the DuckLake extension
+    while it opens: it finds it here, never downloads (autoinstall stays off).
+    """
+    import platformdirs
+
+    platform = duckdb.execute("PRAGMA platform").fetchall()[0][0]
+    base = Path(platformdirs.user_cache_dir("ecotop")) / "duckdb-extensions"
+    d = base / f"v{duckdb.__version__}" / platform
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for package, name in (
+        ("duckdb_extension_ducklake", "ducklake"),
+        ("duckdb_extension_postgres_scanner", "postgres_scanner"),
+    ):
+        src = _extension(package, name)
+        link = d / f"{name}.duckdb_extension"
+        if link.is_symlink() and os.readlink(link) == str(src):
+            continue
+        tmp = d / f".{name}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(src, tmp)
+        os.replace(tmp, link)
+    return str(base)
+
+
 def _connect(
     uri: LakeURI,
     *,
@@ -220,23 +249,36 @@ def _connect(
     data_dir: Path | None = None,
     extra: dict[str, Path] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake attached as `lake`, its data directory allowed, locked."""
+    """A DuckDB connection whose main database is the lake, its data directory allowed, locked.
+
+    With `data_dir` (lake init) the lake is attached to an in-memory database instead, as `lake`,
+    since only ATTACH takes the data directory (DATA_PATH); so are the `extra` databases (an
+    import's source file), read-only.
+    """
     cfg = (limits or Limits()).config()
+    attach = data_dir is not None or bool(extra)
     try:
-        con = duckdb.connect(":memory:", config=cfg)
+        if attach:
+            con = duckdb.connect(":memory:", config=cfg)
+        else:
+            cfg["extension_directory"] = _extension_dir()
+            cfg["autoload_known_extensions"] = True  # from that directory only: no autoinstall
+            con = duckdb.connect(uri.text, read_only=not write, config=cfg)
     except duckdb.Error as exc:
-        raise LakeError(f"cannot start DuckDB: {_first_line(exc)}") from None
+        raise _translate(uri, exc) from None
     try:
-        _load_extensions(con, uri.libpq is not None)
         con.execute("SET GLOBAL TimeZone = 'UTC'")
-        opts = [] if write else ["READ_ONLY"]
-        if data_dir is not None:
-            opts.append("DATA_PATH " + _sql_str(str(data_dir).rstrip("/") + "/"))
-        clause = f" ({', '.join(opts)})" if opts else ""
-        try:
-            con.execute(f"ATTACH {_sql_str(uri.text)} AS {ALIAS}{clause}")
-        except duckdb.Error as exc:
-            raise _translate(uri, exc) from None
+        if attach:
+            _load_extensions(con, uri.libpq is not None)
+            opts = [] if write else ["READ_ONLY"]
+            if data_dir is not None:
+                opts.append("DATA_PATH " + _sql_str(str(data_dir).rstrip("/") + "/"))
+            clause = f" ({', '.join(opts)})" if opts else ""
+            try:
+                con.execute(f"ATTACH {_sql_str(uri.text)} AS {ALIAS}{clause}")
+                con.execute(f"USE {ALIAS}")
+            except duckdb.Error as exc:
+                raise _translate(uri, exc) from None
         data_path = _data_path(con)
         if data_dir is None and not Path(data_path).is_dir():
             raise LakeError(f"{uri}: the lake's data directory {data_path} is missing")
@@ -247,7 +289,6 @@ def _connect(
         from ecotop.store import guard
 
         guard.lockdown(con)
-        con.execute(f"USE {ALIAS}")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.close()
@@ -259,9 +300,19 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def _lake_name(con: duckdb.DuckDBPyConnection) -> str:
+    """The name DuckDB gave the lake (its main database or `lake`): for DuckLake's functions."""
+    return str(con.execute("SELECT current_database()").fetchall()[0][0])
+
+
+def _meta_db(con: duckdb.DuckDBPyConnection) -> str:
+    """The quoted name of the lake's catalog database, as DuckLake attaches it."""
+    return '"__ducklake_metadata_' + _lake_name(con).replace('"', '""') + '"'
+
+
 def _data_path(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute(
-        f"SELECT value FROM {META}.ducklake_metadata WHERE key = 'data_path'"
+        f"SELECT value FROM {_meta_db(con)}.ducklake_metadata WHERE key = 'data_path'"
     ).fetchall()
     if not rows:
         raise NotALake("the catalog records no data directory")
@@ -284,19 +335,16 @@ class LakeDatabase(Database):
     def __init__(self, uri: LakeURI, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         super().__init__(Path(uri.text), con, read_only)
         self.uri = uri
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor in the lake for one worker thread."""
-        cur = super().cursor()
-        cur.execute(f"USE {ALIAS}")
-        return cur
+        self._claims: Claims | None = None
 
     def snapshot(self) -> int:
         """The id of the lake's newest snapshot (what a new transaction reads)."""
         cur = self.cursor()
         try:
             return int(
-                cur.execute(f"SELECT id FROM ducklake_current_snapshot('{ALIAS}')").fetchall()[0][0]
+                cur.execute(
+                    "SELECT id FROM ducklake_current_snapshot($n)", {"n": _lake_name(cur)}
+                ).fetchall()[0][0]
             )
         finally:
             cur.close()
@@ -308,6 +356,19 @@ class LakeDatabase(Database):
             return _data_path(cur)
         finally:
             cur.close()
+
+    def make_loader(self, cur: duckdb.DuckDBPyConnection) -> Any:
+        """The spool's loader for this lake: each file under a lake-wide claim (LakeLoader)."""
+        if self._claims is None:
+            self._claims = Claims(self.uri)
+        return LakeLoader(cur, self._claims)
+
+    def close(self) -> None:
+        """Close the connection and drop the claim connection (releasing any claim held)."""
+        if self._claims is not None:
+            self._claims.close()
+            self._claims = None
+        super().close()
 
     def __enter__(self) -> LakeDatabase:
         return self
@@ -376,7 +437,7 @@ def _partition(con: duckdb.DuckDBPyConnection) -> None:
         "SEMI JOIN duckdb_tables() t ON t.database_name = c.database_name "
         "AND t.schema_name = c.schema_name AND t.table_name = c.table_name "
         "WHERE c.database_name = $db AND c.schema_name = 'main' GROUP BY 1",
-        {"db": ALIAS},
+        {"db": _lake_name(con)},
     ).fetchall()
     for table, cols in tables:
         if _PARTITION_COLUMN in cols:
@@ -427,9 +488,10 @@ def init_lake(
     except duckdb.Error as exc:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        con.close()
         raise LakeError(f"{uri}: cannot create the schema ({_first_line(exc)})") from None
-    return LakeDatabase(uri, con, read_only=False)
+    finally:
+        con.close()
+    return open_lake(uri, write=True, limits=limits)
 
 
 # -- moving a file into a lake --------------------------------------------------------------------
@@ -441,7 +503,7 @@ def _lake_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = $db "
             "AND schema_name = 'main' ORDER BY table_name",
-            {"db": ALIAS},
+            {"db": _lake_name(con)},
         ).fetchall()
     ]
 
@@ -513,7 +575,7 @@ def import_file(
                     for r in con.execute(
                         "SELECT column_name FROM duckdb_columns() WHERE database_name = $db "
                         "AND table_name = $t ORDER BY column_index",
-                        {"db": ALIAS, "t": t},
+                        {"db": _lake_name(con), "t": t},
                     ).fetchall()
                 )
                 con.execute(
@@ -550,18 +612,19 @@ def maintain(
     db = open_lake(target, write=True, limits=limits)
     cur = db.cursor()
     try:
+        name = _lake_name(cur)
         before = _file_count(cur)
-        merged = _retry(
-            lambda: cur.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')").fetchall()
-        )
+        p = {"n": name}
+        merged = _retry(lambda: cur.execute("CALL ducklake_merge_adjacent_files($n)", p).fetchall())
+        age = _interval(older_than)
         expired = cur.execute(
-            f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => now() - INTERVAL '{_interval(older_than)}')"
+            f"CALL ducklake_expire_snapshots($n, older_than => now() - INTERVAL '{age}')", p
         ).fetchall()
         cleaned = cur.execute(
-            f"CALL ducklake_cleanup_old_files('{ALIAS}', cleanup_all => true)"
+            "CALL ducklake_cleanup_old_files($n, cleanup_all => true)", p
         ).fetchall()
         orphans = cur.execute(
-            f"CALL ducklake_delete_orphaned_files('{ALIAS}', cleanup_all => true)"
+            "CALL ducklake_delete_orphaned_files($n, cleanup_all => true)", p
         ).fetchall()
         after = _file_count(cur)
     except duckdb.Error as exc:
@@ -587,7 +650,7 @@ def _interval(text: str) -> str:
 def _file_count(cur: duckdb.DuckDBPyConnection) -> int:
     return int(
         cur.execute(
-            f"SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL"
+            f"SELECT count(*) FROM {_meta_db(cur)}.ducklake_data_file WHERE end_snapshot IS NULL"
         ).fetchall()[0][0]
     )
 
@@ -645,3 +708,40 @@ class Claims:
             with contextlib.suppress(Exception):
                 self._pg.close()
             self._pg = None
+
+
+# -- ingesting spool files into a lake -------------------------------------------------------------
+
+# DuckLake reports a commit that conflicts with another writer's (for example two updates of rows
+# of the same data file) as a TransactionException mentioning a conflict.
+_CONFLICT = re.compile(r"conflict", re.I)
+COMMIT_ATTEMPTS = 8
+
+
+class LakeLoader(Loader):
+    """The spool's Loader for a lake: exactly once across every writer of the lake.
+
+    DuckLake enforces no UNIQUE key and concurrent appends never conflict, so the checksum identity
+    of `ingest_log` is made lake-wide by hand: the writer takes the file's claim (Claims.hold, an
+    advisory lock in the Postgres catalog), then checks `ingest_log` at the latest snapshot and
+    loads the file in one lake transaction (raw rows, rollup deltas, ingest_log row) before it lets
+    the claim go. A second writer holding the same file waits for the claim, then finds it
+    ingested and logs a duplicate. A commit that conflicts with another writer's is retried whole.
+    """
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, claims: Claims) -> None:
+        super().__init__(cur)
+        self.claims = claims
+        self.retries = 0
+
+    def commit(self, prep: Prepared, *, crash: Callable[[str], None] | None = None) -> FileResult:
+        with self.claims.hold(prep.res.checksum):
+            for attempt in range(COMMIT_ATTEMPTS):
+                try:
+                    return super().commit(prep, crash=crash)
+                except duckdb.TransactionException as exc:
+                    if not _CONFLICT.search(str(exc)) or attempt == COMMIT_ATTEMPTS - 1:
+                        raise
+                    self.retries += 1
+                    time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1396,7 +1396,8 @@ class Spool:
         """The ingest cursor, made on first use by the thread that ingests."""
         if self._cur is None:
             self._cur = self.db.cursor()
-            self._loader = Loader(self._cur)
+            # a lake brings its own Loader (store.lake.LakeLoader: a lake-wide claim per file)
+            self._loader = getattr(self.db, "make_loader", Loader)(self._cur)
         return self._cur
 
     @property
