@@ -321,6 +321,8 @@ class RemoteDatabase:
         self._timeout = timeout
         self._client = fl.connect(info.location)
         self._fl = fl
+        # one id per connection: the writer's per-client limit counts this open, not every process
+        self._client_id = f"{os.getpid()}-{id(self):x}-{time.monotonic_ns() & 0xFFFFFF:x}".encode()
 
     @property
     def pid(self) -> int:
@@ -329,7 +331,11 @@ class RemoteDatabase:
 
     def _options(self) -> Any:
         return self._fl.FlightCallOptions(
-            headers=[(b"authorization", b"Bearer " + self._secret)], timeout=self._timeout
+            headers=[
+                (b"authorization", b"Bearer " + self._secret),
+                (b"x-ecotop-client", self._client_id),
+            ],
+            timeout=self._timeout,
         )
 
     def reader(self, ticket: dict[str, Any]) -> Any:

@@ -3,9 +3,13 @@
 Requests (the Flight ticket is JSON):
   {"kind": "ping"}                                  liveness
   {"kind": "named", "name": N, "params": {...}}     a named query of the registry, by name
-  {"kind": "sql", "sql": S, "params": ...}          read-only SQL, through the SQL guard
+  {"kind": "sql", "sql": S, "params": ...}          read-only SQL, through the SQL guard, under
+                                                    the same limits as adhoc
   {"kind": "adhoc", "sql": S, "limit": n}           an ad-hoc statement, guarded, row-limited,
                                                     under the per-client concurrency and time limits
+Every request and its work obey the limits: per client (its connection's x-ecotop-client id) and in
+total, a time limit, a row limit; a client that disconnects has its statement interrupted. A bad
+ticket gets one line back; a failure's details go to the writer's stderr, never to the client.
 Every request must carry `authorization: Bearer <secret>`; the secret is readable only by those who
 may read the file. Nothing that arrives can write, change settings or read files: named queries are
 this build's own SQL, everything else passes the guard, and every connection is locked down.
@@ -14,13 +18,15 @@ this build's own SQL, everything else passes the guard, and every connection is 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
+import shutil
+import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +41,6 @@ from ecotop.store import errors, guard
 from ecotop.store.db import Database
 from ecotop.store.errors import StoreError
 from ecotop.store.remote import (
-    SOCK_SUFFIX,
     decode_params,
     encode_error,
     info_path,
@@ -43,6 +48,7 @@ from ecotop.store.remote import (
 )
 
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
+MAX_TICKET_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,36 +63,74 @@ class ServeLimits:
         default_factory=lambda: float(os.environ.get("ECOTOP_SERVE_ADHOC_TIMEOUT", "30"))
     )
     adhoc_row_limit: int = 1_000_000
+    # every client together (ECOTOP_SERVE_MAX_TOTAL): ids are chosen by clients
+    max_adhoc_total: int = field(
+        default_factory=lambda: int(os.environ.get("ECOTOP_SERVE_MAX_TOTAL", "6"))
+    )
     # named-query results are shared between identical requests for this long (ECOTOP_SERVE_CACHE)
     named_cache_s: float = field(
         default_factory=lambda: float(os.environ.get("ECOTOP_SERVE_CACHE", "0.5"))
     )
 
 
-def socket_path_for(db_path: Path) -> Path:
-    """The socket beside the file, or a short path in the temp dir when that one is too long."""
-    beside = db_path.with_name(db_path.name + SOCK_SUFFIX)
-    if len(str(beside)) <= SOCKET_PATH_MAX:
-        return beside
-    digest = hashlib.sha1(str(db_path.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"ecotop-{digest}.sock"
+def make_socket_dir(gid: int, group_readable: bool) -> Path:
+    """A new directory for the socket, created exclusively under the temp dir (mkdtemp: a random
+    name nobody can pre-empt), mode 0750 with the database file's group (0700 when the file is not
+    group-readable), short enough for the 108-byte socket path limit."""
+    base = tempfile.gettempdir()
+    if len(base) > SOCKET_PATH_MAX - 30:
+        base = "/tmp"
+    d = Path(tempfile.mkdtemp(prefix="ecotop-", dir=base))
+    with contextlib.suppress(PermissionError):
+        os.chown(d, -1, gid)
+    os.chmod(d, 0o750 if group_readable else 0o700)
+    return d
 
 
-class _Auth(fl.ServerMiddlewareFactory):
+def create_exclusive(path: Path, data: bytes, mode: int, gid: int) -> None:
+    """Write a new file at `path`: O_CREAT|O_EXCL|O_NOFOLLOW, so a planted file or link (even a
+    dangling one) makes it fail instead of being written through; group set before the mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, gid)
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _remove_own(path: Path) -> None:
+    """Remove a file of ours beside the database: only a regular file, never a link's target."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # unlink of a link removes the link, never what it points to
+
+
+class _Client(fl.ServerMiddleware):  # type: ignore[misc]
+    """The authenticated call's client id (its connection's x-ecotop-client header)."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__()
+        self.client_id = client_id
+
+
+class _Auth(fl.ServerMiddlewareFactory):  # type: ignore[misc]
     def __init__(self, secret: bytes) -> None:
         super().__init__()
         self._expected = b"Bearer " + secret
 
-    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> None:
+    def start_call(self, info: Any, headers: dict[Any, list[Any]]) -> _Client:
         got = headers.get("authorization") or headers.get(b"authorization") or []
         for value in got:
             v = value.encode() if isinstance(value, str) else value
             if secrets.compare_digest(v, self._expected):
-                return None
+                ids = headers.get("x-ecotop-client") or headers.get(b"x-ecotop-client") or [""]
+                cid = ids[0].decode(errors="replace") if isinstance(ids[0], bytes) else ids[0]
+                return _Client(str(cid)[:64])
         raise fl.FlightUnauthenticatedError("missing or wrong secret")
 
 
-class _Server(fl.FlightServerBase):
+class _Server(fl.FlightServerBase):  # type: ignore[misc]
     def __init__(
         self,
         location: str,
@@ -105,38 +149,134 @@ class _Server(fl.FlightServerBase):
         self._cache: dict[str, tuple[float, pa.Table]] = {}
         self._inflight: dict[str, threading.Lock] = {}
 
-    def do_get(self, context: Any, ticket: fl.Ticket) -> fl.RecordBatchStream:
+    def do_get(self, context: Any, ticket: fl.Ticket) -> fl.FlightDataStream:
         self.requests += 1
         try:
-            req = json.loads(ticket.ticket)
-            kind = req.get("kind")
-            if kind == "ping":
-                return fl.RecordBatchStream(pa.table({"pid": [os.getpid()]}))
-            if kind == "named":
-                name = str(req["name"])
-                sql = self._named(name)
-                key = json.dumps([name, req.get("params")], sort_keys=True)
-                table = self._cached(
-                    key, lambda: self._run(sql, decode_params(req.get("params")), trusted=True)
-                )
-                return fl.RecordBatchStream(table)
-            if kind == "sql":
-                return fl.RecordBatchStream(
-                    self._run(str(req["sql"]), decode_params(req.get("params")), trusted=False)
-                )
-            if kind == "adhoc":
-                return self._adhoc(context, str(req["sql"]), req.get("limit"))
-            raise errors.BadInput(f"unknown request kind {kind!r}")
+            return self._answer(context, ticket)
+        except fl.FlightError:
+            raise
         except StoreError as exc:
             raise fl.FlightServerError(encode_error(exc)) from None
         except KeyError as exc:
             raise fl.FlightServerError(
-                encode_error(errors.BadInput(f"unknown name {exc}"))
+                encode_error(errors.BadInput(f"bad request: missing {exc}"))
             ) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
+            # json.loads of a hostile ticket: no server paths or stack go back to the client
+            why = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
             raise fl.FlightServerError(
-                encode_error(errors.BadInput(f"bad request: {exc}"))
+                encode_error(errors.BadInput(f"bad request ({why})"))
             ) from None
+        except Exception:
+            # details for the owner on the writer's stderr; one line for the client
+            print(f"ecotop serve: request failed:\n{traceback.format_exc()}", file=sys.stderr)
+            raise fl.FlightServerError(
+                encode_error(errors.BadInput("internal error (details on the writer's stderr)"))
+            ) from None
+
+    def _answer(self, context: Any, ticket: fl.Ticket) -> fl.FlightDataStream:
+        raw = ticket.ticket
+        if len(raw) > MAX_TICKET_BYTES:
+            raise errors.BadInput(f"bad request: a ticket over {MAX_TICKET_BYTES:,} bytes")
+        req = json.loads(raw)
+        if not isinstance(req, dict):
+            raise errors.BadInput("bad request: a ticket is a JSON object")
+        kind = req.get("kind")
+        if kind == "ping":
+            return fl.RecordBatchStream(pa.table({"pid": [os.getpid()]}))
+        if kind == "named":
+            name = str(req["name"])
+            sql = self._named(name)
+            key = json.dumps([name, req.get("params")], sort_keys=True)
+            table = self._cached(
+                key, lambda: self._run(sql, decode_params(req.get("params")), trusted=True)
+            )
+            return fl.RecordBatchStream(table)
+        if kind == "sql":
+            sql_text = req["sql"]
+            if not isinstance(sql_text, str):
+                raise errors.BadInput("bad request: sql must be text")
+            params = decode_params(req.get("params"))
+            table = self._limited(
+                context,
+                lambda cur: (
+                    guard.run(
+                        cur, sql_text, self._limits.adhoc_row_limit, params=params or None
+                    ).table
+                ),
+            )
+            return fl.RecordBatchStream(table)
+        if kind == "adhoc":
+            sql_text = req["sql"]
+            limit = req.get("limit")
+            if not isinstance(sql_text, str) or not (limit is None or type(limit) is int):
+                raise errors.BadInput("bad request: sql must be text and limit a whole number")
+            return self._adhoc(context, sql_text, limit)
+        raise errors.BadInput(f"unknown request kind {str(kind)[:40]!r}")
+
+    def _admit(self, client: str) -> None:
+        with self._lock:
+            total = sum(self._running.values())
+            if total >= self._limits.max_adhoc_total:
+                raise errors.SqlRefused(
+                    f"the writer is busy ({self._limits.max_adhoc_total} queries at once); try again"
+                )
+            if self._running.get(client, 0) >= self._limits.max_adhoc_per_client:
+                raise errors.SqlRefused(
+                    f"too many queries at once (limit {self._limits.max_adhoc_per_client} per client)"
+                )
+            self._running[client] = self._running.get(client, 0) + 1
+
+    def _leave(self, client: str) -> None:
+        with self._lock:
+            self._running[client] -= 1
+            if self._running[client] <= 0:
+                del self._running[client]
+
+    def _watch(
+        self, context: Any, cur: duckdb.DuckDBPyConnection, expired: threading.Event
+    ) -> threading.Event:
+        """Interrupt `cur` at the time limit or as soon as the client goes; set the result to stop."""
+        done = threading.Event()
+        deadline = time.monotonic() + self._limits.adhoc_timeout_s
+
+        def watch() -> None:
+            while not done.wait(0.05):
+                gone = False
+                with contextlib.suppress(Exception):
+                    gone = bool(context.is_cancelled())
+                if time.monotonic() >= deadline:
+                    expired.set()
+                if gone or expired.is_set():
+                    with contextlib.suppress(Exception):
+                        cur.interrupt()
+                    return
+
+        threading.Thread(target=watch, name="ecotop-serve-watch", daemon=True).start()
+        return done
+
+    def _limited(
+        self, context: Any, work: Callable[[duckdb.DuckDBPyConnection], pa.Table]
+    ) -> pa.Table:
+        """Run `work` on a fresh cursor under the per-client and total limits, the time limit, and
+        cancelled when the client disconnects."""
+        client = self._client_id(context)
+        self._admit(client)
+        cur = self._db.cursor()
+        expired = threading.Event()
+        done = self._watch(context, cur, expired)
+        try:
+            return work(cur)
+        except guard.SqlCancelled:
+            raise (
+                self._timeout_error() if expired.is_set() else errors.SqlError("cancelled")
+            ) from None
+        except duckdb.Error as exc:
+            raise guard.sql_error(exc, "") from None
+        finally:
+            done.set()
+            cur.close()
+            self._leave(client)
 
     def _cached(self, key: str, compute: Callable[[], pa.Table]) -> pa.Table:
         # Dashboards on one file ask the same named queries with the same (minute-aligned) windows:
@@ -174,8 +314,14 @@ class _Server(fl.FlightServerBase):
             cur.close()
 
     def _client_id(self, context: Any) -> str:
+        # Every process on a unix socket has the same peer ("unix:"): each RemoteDatabase sends
+        # its own connection id (x-ecotop-client). A client can pick ids, so the total is capped too.
+        with contextlib.suppress(Exception):
+            headers = context.get_middleware("auth").client_id
+            if headers:
+                return str(headers)[:64]
         try:
-            return str(context.peer_identity() or context.peer() or "?")
+            return str(context.peer() or "?")
         except Exception:
             return "?"
 
@@ -184,12 +330,7 @@ class _Server(fl.FlightServerBase):
         if len(statements) != 1:
             raise errors.SqlRefused(f"one statement at a time, not {len(statements)}")
         client = self._client_id(context)
-        with self._lock:
-            if self._running.get(client, 0) >= self._limits.max_adhoc_per_client:
-                raise errors.SqlRefused(
-                    f"too many queries at once (limit {self._limits.max_adhoc_per_client} per client)"
-                )
-            self._running[client] = self._running.get(client, 0) + 1
+        self._admit(client)
         cur = self._db.cursor()
         expired = threading.Event()
 
@@ -205,8 +346,7 @@ class _Server(fl.FlightServerBase):
         def _finish() -> None:
             timer.cancel()
             cur.close()
-            with self._lock:
-                self._running[client] -= 1
+            self._leave(client)
 
         try:
             timer.start()
@@ -247,7 +387,13 @@ class _Server(fl.FlightServerBase):
 
 
 class Serving:
-    """A running server for one open, writable Database; `stop()` removes its files."""
+    """A running server for one open, writable Database; `stop()` removes its files.
+
+    Files: FILE.ecotop-secret and FILE.ecotop-serve.json beside the file, each created new with
+    O_EXCL|O_NOFOLLOW (a stale one of a killed writer is unlinked first: we hold the write lock),
+    with the database file's group; the socket in a fresh private directory (make_socket_dir).
+    A failure part way removes what was made.
+    """
 
     def __init__(
         self, db: Database, named: Callable[[str], str], limits: ServeLimits | None = None
@@ -255,26 +401,41 @@ class Serving:
         if db.read_only:
             raise ValueError("only the process that writes a file serves it")
         self.db = db
-        self.path = db.path
-        self.socket = socket_path_for(db.path)
+        # absolute: `cd /srv && ecotop serve a.duckdb` must publish paths readers elsewhere can use
+        self.path = Path(os.path.abspath(db.path))
         self.secret = secrets.token_hex(32).encode()
-        st = os.stat(db.path)
+        st = os.stat(self.path)
         group_readable = bool(st.st_mode & 0o040)
-        # The secret: readable by the owner, and by the file's group when the file is group-readable.
-        sp = secret_path(db.path)
-        with contextlib.suppress(FileNotFoundError):
-            sp.unlink()
-        fd = os.open(sp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(self.secret)
-        with contextlib.suppress(PermissionError):
-            os.chown(sp, -1, st.st_gid)
-        os.chmod(sp, 0o640 if group_readable else 0o600)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket.unlink()  # we hold the write lock: any socket here is a killed writer's
-        self._server = _Server(
-            f"grpc+unix://{self.socket}", db, self.secret, named, limits or ServeLimits()
-        )
+        self._made: list[Path] = []
+        self._dir: Path | None = None
+        self._server: _Server | None = None
+        try:
+            self._start(st, group_readable, named, limits or ServeLimits())
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(
+        self,
+        st: os.stat_result,
+        group_readable: bool,
+        named: Callable[[str], str],
+        limits: ServeLimits,
+    ) -> None:
+        sp = secret_path(self.path)
+        _remove_own(sp)
+        try:
+            create_exclusive(sp, self.secret, 0o640 if group_readable else 0o600, st.st_gid)
+        except FileExistsError:
+            raise errors.BadInput(
+                f"{sp}: appeared while starting (another user?); not serving"
+            ) from None
+        except OSError as exc:
+            raise errors.BadInput(f"{sp}: cannot create: {exc.strerror or exc}") from None
+        self._made.append(sp)
+        self._dir = make_socket_dir(st.st_gid, group_readable)
+        self.socket = self._dir / "s.sock"
+        self._server = _Server(f"grpc+unix://{self.socket}", self.db, self.secret, named, limits)
         with contextlib.suppress(PermissionError):
             os.chown(self.socket, -1, st.st_gid)
         os.chmod(self.socket, 0o660 if group_readable else 0o600)
@@ -283,29 +444,41 @@ class Serving:
         info = {
             "pid": os.getpid(),
             "socket": str(self.socket),
+            "socket_dir": str(self._dir),
             "started": datetime.now(UTC).isoformat(),
             "version": _version(),
         }
-        ip = info_path(db.path)
-        tmp = ip.with_name(ip.name + ".tmp")
-        tmp.write_text(json.dumps(info))
-        os.chmod(tmp, 0o644 if st.st_mode & 0o004 else (0o640 if group_readable else 0o600))
-        os.replace(tmp, ip)
+        ip = info_path(self.path)
+        mode = 0o644 if st.st_mode & 0o004 else (0o640 if group_readable else 0o600)
+        tmp = ip.with_name(f"{ip.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            create_exclusive(tmp, json.dumps(info).encode(), mode, st.st_gid)
+        except OSError as exc:
+            raise errors.BadInput(f"{ip}: cannot create: {exc.strerror or exc}") from None
+        try:
+            os.replace(tmp, ip)  # rename replaces a planted link itself, never its target
+        except OSError:
+            _remove_own(tmp)
+            raise
+        self._made.append(ip)
 
     @property
     def requests(self) -> int:
         """Requests answered so far."""
-        return self._server.requests
+        return self._server.requests if self._server is not None else 0
 
     def stop(self) -> None:
-        """Stop serving and remove the info, secret and socket files."""
-        for p in (info_path(self.path), secret_path(self.path)):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        with contextlib.suppress(Exception):
-            self._server.shutdown()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket.unlink()
+        """Stop serving and remove the info, secret and socket files (idempotent)."""
+        for p in reversed(self._made):
+            _remove_own(p)
+        self._made = []
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.shutdown()
+            self._server = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     def __enter__(self) -> Serving:
         return self
