@@ -38,8 +38,18 @@ if TYPE_CHECKING:  # Arrow, the guard and Flight load on first use (start-up tim
 
     from ecotop.store.guard import AdhocResult
     from ecotop.store.remote import RemoteDatabase
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "AdhocResult":  # the guard (and sqlglot) load on first use
+            from ecotop.store.guard import AdhocResult
+
+            return AdhocResult
+        raise AttributeError(name)
+
 
 __all__ = [
+    "AdhocResult",
     "BatchStream",
     "Catalogue",
     "Cursor",
@@ -54,6 +64,7 @@ __all__ = [
     "disarm_ui_thread_guard",
     "errors",
     "open_gateway",
+    "split_statements",
 ]
 
 
@@ -538,3 +549,14 @@ if TYPE_CHECKING:  # both implementations satisfy the Protocol (checked by mypy,
 
     def _conforms(local: LocalGateway, served: ServedGateway) -> tuple[Gateway, Gateway]:
         return local, served
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of `sql`, each checked by the SQL guard (SqlRefused/SqlError say why not).
+
+    Parses with DuckDB's parser: call it from a worker like the rest of this module.
+    """
+    _check("SQL check")
+    from ecotop.store import guard
+
+    return list(guard.check(sql))

@@ -432,4 +432,9 @@ def connect_remote(db_path: Path, wait: float = 0.0) -> RemoteDatabase | None:
         ) from None
     except OSError:
         return None
-    return RemoteDatabase(db_path, info, secret)
+    remote = RemoteDatabase(db_path, info, secret)
+    # A live PID proves nothing (PIDs recycle): only the socket answering with the secret does.
+    if not remote.ping():
+        remote.close()
+        return None
+    return remote

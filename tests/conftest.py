@@ -7,10 +7,14 @@ tmp_path first to write into it).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+# Every Pilot test runs with the tripwire on: data work on the app's thread raises (store.threadguard).
+os.environ.setdefault("ECOTOP_UI_THREAD_GUARD", "1")
 
 SMALL_SCALE = 0.01
 SMALL_SEED = 7

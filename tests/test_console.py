@@ -528,7 +528,9 @@ async def test_refused_also_when_this_process_holds_the_file_for_writing(
     copy.write_bytes(db_path.read_bytes())
     db = open_db(copy, write=True)
     assert not db.read_only
-    app = EcotopApp(db, rules=(), refresh_s=30.0, clock=lambda: FIXED, watchdog=False)
+    from ecotop.queries.gateway import LocalGateway
+
+    app = EcotopApp(LocalGateway(db), rules=(), refresh_s=30.0, clock=lambda: FIXED, watchdog=False)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await _try_refused(pilot, app, tmp_path)
@@ -579,10 +581,10 @@ async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Pat
 async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ecotop.tui import config
+    from ecotop.tui import config, pins
     from ecotop.tui.widgets import pinned
 
-    monkeypatch.setattr(pinned, "PIN_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(pins, "PIN_TIMEOUT_S", 0.5)
     path = config.user_file()
     for name, sql, kind in [
         (

@@ -1,7 +1,9 @@
-"""The ecotop Textual app and its factory `make_app` (used by the `dashboard` command and by tests).
+"""The ecotop Textual app: the one refresh cycle, the time range, pause, alert state and app keys.
 
-The app owns the database, the one refresh cycle (see tui/screens/base.py for the screen contract),
-the live simulator thread, the time range, pause, the alert state and the app-wide keys.
+The app holds a `queries.gateway.Gateway` (the only way to the data) and never calls it on its own
+thread: screens call it from their refresh workers (tui/screens/base.py), the writer watch and the
+serving start run in thread workers here. Built by `tui.factory.make_app` (re-exported below).
+See docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -13,21 +15,36 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from ecotop.store.errors import BadInput, NotGenerated
+from ecotop.queries.gateway import (
+    Gateway,
+    Stoppable,
+    StoreError,
+    arm_ui_thread_guard,
+    disarm_ui_thread_guard,
+    open_gateway,
+)
 from ecotop.tui.keys import APP_KEYS
+from ecotop.tui.live import Feed, LiveFeed
 from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.status import Status, alert_state
+
+if TYPE_CHECKING:
+    from ecotop.queries.alerts import AlertResult, Rule
 
 DEFAULT_ZONE = "Asia/Shanghai"
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -42,19 +59,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def resolve_zone(*candidates: str | None) -> ZoneInfo:
-    """The first valid zone name among `candidates` (flags, env, config, file), else Shanghai."""
-    for name in candidates:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise BadInput(
-                    f"unknown time zone {name!r} (use a name like Asia/Shanghai)"
-                ) from None
-    return ZoneInfo(DEFAULT_ZONE)
 
 
 class EcotopCommands(Provider):
@@ -114,12 +118,27 @@ class EcotopApp(App):
     range_key: reactive[str] = reactive("1h", init=False)
     paused: reactive[bool] = reactive(False, init=False)
 
+    @dataclass
+    class WriterChanged(Message):
+        """The writer watch's verdict (from its worker): gone, back through `gateway`, or still gone."""
+
+        lost_pid: int
+        gateway: Gateway | None
+        error: str | None
+
+    @dataclass
+    class ServingStarted(Message):
+        """The serving worker's result: serving, or why not."""
+
+        serving: Stoppable | None
+        error: str | None
+
     def __init__(
         self,
-        db: Any,
+        gateway: Gateway,
         *,
         live: bool = False,
-        feed: Any = None,
+        feed: Feed | None = None,
         range_key: str = "1h",
         refresh_s: float = 2.0,
         clock: Clock | None = None,
@@ -130,9 +149,12 @@ class EcotopApp(App):
         start_feed: bool = True,
         alert_every_s: float = ALERT_EVERY_S,
         serve: bool = False,
+        config_path: Path | None = None,
     ) -> None:
         super().__init__()
-        self.db = db
+        self.gateway = gateway
+        self.config_path = config_path  # --config FILE: settings read from it, pins written to it
+        self.pins_version = 0  # bumped when a pin is added or removed (the overview re-fetches)
         self.live = live
         self.feed = feed
         self.clock: Clock = clock or utc_now
@@ -142,10 +164,11 @@ class EcotopApp(App):
         self._alerts_due_at: float | None = None
         self.refresh_s = float(refresh_s)
         self.show_timing = show_timing
+        self.keep: dict[str, Any] = {}  # what a screen leaves for its next instance
         self._watchdog = watchdog
         self._start_feed = start_feed
         self._serve = serve
-        self.serving: Any = None
+        self.serving: Stoppable | None = None
         self.set_reactive(EcotopApp.range_key, range_key)
         # refresh cycle state
         self._timer: Any = None
@@ -160,15 +183,13 @@ class EcotopApp(App):
         self.data_as_of: datetime | None = None  # newest data (static files), set by fetches
         #: The file cannot change while we hold it: a local read-only open (no writer can open it
         #: meanwhile, DuckDB's rule), not served by another process, no feed. Screens re-use results.
-        self.immutable = (
-            not live and bool(getattr(db, "read_only", False)) and not getattr(db, "remote", False)
-        )
+        self.immutable = not live and gateway.immutable
         self.last_cached = False
         # pause bookkeeping
         self.paused_at: datetime | None = None
         self._paused_total = 0
         # alerts
-        self.alerts: list[Any] = []
+        self.alerts: list[AlertResult] = []
         self._firing: set[str] = set()
         self._alerts_judged = False
         self._lost_writer: int | None = None  # PID of a serving writer that went away
@@ -182,19 +203,19 @@ class EcotopApp(App):
 
     # -- time ------------------------------------------------------------------------------------
 
+    @property
+    def db(self) -> Any:
+        """The store object under the gateway (for tests and the writer side; screens never use it)."""
+        return self.gateway.database  # type: ignore[attr-defined]
+
     def current_as_of(self) -> datetime:
-        """The end of the windows on screen: the clock when live, else the newest data's minute."""
+        """The end of the windows on screen: the clock when live, else the newest data's minute.
+
+        Never queries: the refresh worker sets `data_as_of` (from the gateway) before the first
+        fetch; until then the clock stands in.
+        """
         if self.live:
             return self.clock()
-        if self.data_as_of is not None:
-            return self.data_as_of
-        from ecotop.queries import resolve_as_of
-
-        cur = self.db.cursor()
-        try:
-            self.data_as_of = resolve_as_of(cur, live=False)
-        finally:
-            cur.close()
         return self.data_as_of or self.clock()
 
     def local(self, ts: datetime) -> datetime:
@@ -211,10 +232,11 @@ class EcotopApp(App):
         now = self.clock()
         # the simulator reports every interval it covered (a quiet minute is not stale); a spool
         # feed only when a file arrived
-        last = getattr(self.feed, "last_event_until", None) or last
+        if isinstance(self.feed, LiveFeed):
+            last = self.feed.last_event_until or last
         if self.feed.error is not None:
             return last or now
-        limit = max(STALE_AFTER, timedelta(seconds=3 * getattr(self.feed, "interval_s", 1.0)))
+        limit = max(STALE_AFTER, timedelta(seconds=3 * self.feed.interval_s))
         if last is None:
             return None
         return last if now - last > limit else None
@@ -229,7 +251,7 @@ class EcotopApp(App):
 
     def refresh_context(self, render: bool = True) -> RefreshContext:
         """This cycle's context; alert rules ride along at most every `alert_every_s` seconds."""
-        rules: tuple[Any, ...] = ()
+        rules: tuple[Rule, ...] = ()
         mono = time.monotonic()
         # Not in the first cycle: the first screen fills in before alerts cost anything.
         # A file that cannot change is judged once.
@@ -245,6 +267,7 @@ class EcotopApp(App):
             now=self.clock(),
             render=render,
             rules=rules,
+            as_of=self.data_as_of,
         )
 
     def request_refresh(self) -> None:
@@ -271,9 +294,10 @@ class EcotopApp(App):
         screen: EcotopScreen | None,
         elapsed_ms: float | None,
         error: BaseException | None = None,
-        alerts: list[Any] | None = None,
+        alerts: list[AlertResult] | None = None,
         alerts_ms: float = 0.0,
         cached: bool = False,
+        as_of: datetime | None = None,
     ) -> None:
         """A screen's refresh ended (or its screen went away): record it, schedule the next."""
         if screen is not None and self._inflight is not None and screen is not self._inflight:
@@ -282,14 +306,16 @@ class EcotopApp(App):
         self.refresh_count += 1
         self.last_refresh_at = self.clock()
         self.last_cached = cached
+        if as_of is not None and not self.live:
+            self.data_as_of = as_of
         if elapsed_ms is not None:
             self.last_query_ms = elapsed_ms
             self.refresh_log.append((elapsed_ms - alerts_ms, alerts_ms))
         if error is not None:
             self.last_error = _one_line(error)
             self.log.error(f"refresh failed: {error!r}")
-            if getattr(self.db, "remote", False):
-                self._check_writer()
+            if self.gateway.writer_pid is not None:
+                self._watch_writer()
         elif self._lost_writer is None:
             self.last_error = None
         if alerts is not None:
@@ -324,7 +350,7 @@ class EcotopApp(App):
 
     # -- alerts ----------------------------------------------------------------------------------
 
-    def set_alerts(self, alerts: list[Any]) -> None:
+    def set_alerts(self, alerts: list[AlertResult]) -> None:
         """Keep the latest alert results; ring the bell once when an alert starts firing."""
         self.alerts = list(alerts)
         self._alerts_judged = True
@@ -337,10 +363,7 @@ class EcotopApp(App):
         """ "CRITICAL", "WARNING" or None for a measure id like "pay.success_rate"."""
         worst = None
         for a in self.alerts:
-            if (
-                getattr(a, "measure", None) == measure_id
-                or getattr(a, "measure_id", None) == measure_id
-            ):
+            if a.measure == measure_id:
                 s = alert_state(a)
                 if s == "CRITICAL":
                     return s
@@ -350,14 +373,34 @@ class EcotopApp(App):
 
     # -- status ----------------------------------------------------------------------------------
 
-    def _update_status(self) -> None:
-        try:
-            from ecotop.tui.widgets.status import StatusBar
+    def status(self) -> Status:
+        """What the status bar shows, read from the app's state (no data work)."""
+        feed = self.feed
+        return Status(
+            live=self.live,
+            paused=self.paused,
+            paused_at=self.paused_at,
+            paused_events=self.paused_events(),
+            writer_pid=self.gateway.writer_pid,
+            as_of=self.last_refresh_at if self.live else self.data_as_of,
+            stale_since=self.stale_since(),
+            range_key=self.range_key,
+            events_per_s=feed.events_per_s() if feed is not None and self.live else None,
+            show_timing=self.show_timing,
+            refreshed_at=self.last_refresh_at,
+            query_ms=self.last_query_ms,
+            cached=self.last_cached,
+            refresh_s=self.refresh_s,
+            error=self.last_error,
+            feed_error=None if feed is None or feed.error is None else _first(feed.error),
+            alerts=tuple(alert_state(a) for a in self.alerts),
+            zone=self.display_zone,
+        )
 
-            for bar in self.screen.query(StatusBar):
-                bar.update_from_app()
-        except Exception:  # no status bar on this screen
-            pass
+    def _update_status(self) -> None:
+        screen = self.screen
+        if isinstance(screen, EcotopScreen):
+            screen.show_status(self.status())
 
     def paused_events(self) -> int:
         if self.feed is None or not self.paused:
@@ -367,62 +410,76 @@ class EcotopApp(App):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        arm_ui_thread_guard()  # tests: data work on this thread from here on raises
         if self.feed is not None and self._start_feed:
             self.feed.start()
         if self._serve:
-            # after the first paint: importing Arrow Flight costs start-up time
+            # after the first paint, in a worker: importing Arrow Flight and binding the socket
             self.call_after_refresh(self._start_serving)
         if self._watchdog and not self.is_headless:
             self._install_watchdog()
-        if getattr(self.db, "remote", False):
+        if self.gateway.writer_pid is not None:
             # a reader through another process's socket notices within a second when it goes away
-            self.set_interval(1.0, self._check_writer, name="writer-watch")
+            self.set_interval(1.0, self._watch_writer, name="writer-watch")
         # The first refresh starts when the default screen is resumed (after the first paint).
 
-    def _check_writer(self) -> None:
+    def _watch_writer(self) -> None:
+        if self.gateway.writer_pid is not None or self._lost_writer is not None:
+            self._check_writer(self.gateway, self._lost_writer)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="writer-watch")
+    def _check_writer(self, gateway: Gateway, lost: int | None) -> None:
         """When the writer this app reads through went away: keep the screen, say so, and reopen
-        (through a new writer, or the file directly) as soon as that works."""
-        from ecotop.store.remote import pid_alive
-
-        db = self.db
-        if self._lost_writer is None:
-            if not getattr(db, "remote", False) or (pid_alive(db.pid) and db.ping()):
+        (through a new writer, or the file directly) as soon as that works. A worker: the ping and
+        the reopen wait on a socket."""
+        if lost is None:
+            status = gateway.writer()
+            if status.alive or status.pid is None:
                 return
-            self._lost_writer = db.pid
-        from ecotop.store import open_db
-        from ecotop.store.errors import StoreError
-
+            lost = status.pid
         try:
-            new = open_db(db.path)
+            new = open_gateway(gateway.path)
         except StoreError as exc:
-            self.last_error = f"writer PID {self._lost_writer} went away; retrying ({exc})"
+            self.post_message(self.WriterChanged(lost, None, str(exc)))
+            return
+        with contextlib.suppress(Exception):
+            gateway.close()
+        self.post_message(self.WriterChanged(lost, new, None))
+
+    def on_ecotop_app_writer_changed(self, message: WriterChanged) -> None:
+        if message.gateway is None:
+            self._lost_writer = message.lost_pid
+            self.last_error = f"writer PID {message.lost_pid} went away; retrying ({message.error})"
             self._update_status()
             return
-        old = self._lost_writer
         self._lost_writer = None
-        with contextlib.suppress(Exception):
-            db.close()
-        self.db = new
+        self.gateway = message.gateway
         self.data_as_of = None
-        how = (
-            f"now via PID {new.pid}"
-            if getattr(new, "remote", False)
-            else "reading the file directly"
-        )
+        pid = message.gateway.writer_pid
+        how = f"now via PID {pid}" if pid is not None else "reading the file directly"
         self.last_error = None
-        self.notify(f"writer PID {old} went away; {how}", severity="warning")
+        self.notify(f"writer PID {message.lost_pid} went away; {how}", severity="warning")
         self.request_refresh()
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="serve")
     def _start_serving(self) -> None:
         """Serve the file to other ecotop processes while this one holds it for writing."""
         try:
-            from ecotop import queries
-            from ecotop.store.server import Serving
-
-            self.serving = Serving(self.db, named=lambda name: queries.get(name).sql)
+            serving = self.gateway.serve()
         except Exception as exc:  # other processes then see "locked by PID"; the app goes on
-            self.log.warning(f"cannot serve {self.db.path}: {exc!r}")
-            self.serving = None
+            self.post_message(
+                self.ServingStarted(None, f"cannot serve {self.gateway.path}: {exc!r}")
+            )
+            return
+        self.post_message(self.ServingStarted(serving, None))
+
+    def on_ecotop_app_serving_started(self, message: ServingStarted) -> None:
+        if message.error is not None:
+            self.log.warning(message.error)
+        if not self.is_running and message.serving is not None:
+            message.serving.stop()  # the app quit meanwhile
+            return
+        self.serving = message.serving
 
     def on_resize(self, event: Any) -> None:
         small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]
@@ -449,6 +506,7 @@ class EcotopApp(App):
 
     def on_unmount(self) -> None:
         self.shutdown()
+        disarm_ui_thread_guard()
 
     def _install_watchdog(self) -> None:
         """Exit when the terminal goes away (SSH drop): SIGHUP, or stdin no longer a terminal."""
@@ -464,7 +522,10 @@ class EcotopApp(App):
 
     def _check_terminal(self) -> None:
         try:
-            fd = sys.__stdin__.fileno()
+            stdin = sys.__stdin__
+            if stdin is None:
+                raise ValueError("no stdin")
+            fd = stdin.fileno()
             ok = os.isatty(fd)
             if ok:
                 import termios
@@ -551,28 +612,23 @@ class EcotopApp(App):
         else:
             self.push_screen(PillarScreen(pillar))
 
-    def _push_lazy(self, module: str, name: str, *args: Any) -> None:
-        import importlib
-
-        try:
-            mod = importlib.import_module(module)
-            cls = getattr(mod, name)
-        except (ModuleNotFoundError, AttributeError):
-            self.notify(f"{name} is not available yet", severity="warning")
-            return
-        if type(self.screen) is cls and not args:
-            return
-        self.push_screen(cls(*args))
-
     def action_merchants(self) -> None:
-        self._push_lazy("ecotop.tui.screens.merchants", "MerchantsScreen")
+        from ecotop.tui.screens.merchants import MerchantsScreen  # loaded on first use
+
+        if type(self.screen) is not MerchantsScreen:
+            self.push_screen(MerchantsScreen())
 
     def action_console(self) -> None:
-        self._push_lazy("ecotop.tui.screens.console", "ConsoleScreen")
+        from ecotop.tui.screens.console import ConsoleScreen  # loaded on first use
+
+        if type(self.screen) is not ConsoleScreen:
+            self.push_screen(ConsoleScreen())
 
     def on_open_merchant(self, message: OpenMerchant) -> None:
+        from ecotop.tui.screens.merchants import MerchantScreen
+
         message.stop()
-        self._push_lazy("ecotop.tui.screens.merchants", "MerchantScreen", message.merchant_id)
+        self.push_screen(MerchantScreen(message.merchant_id))
 
     def action_export(self) -> None:
         self.notify("nothing to export on this screen (try the SQL console `:`)", timeout=3)
@@ -581,18 +637,13 @@ class EcotopApp(App):
         self.notify("nothing to filter on this screen (try a pillar view 1-7)", timeout=3)
 
 
-def alert_state(a: Any) -> str:
-    s = getattr(a, "state", None)
-    s = getattr(s, "name", s)
-    return str(s or "UNKNOWN").upper()
+def alert_key(a: AlertResult) -> str:
+    """One firing alert's identity (its rule and measure), to ring the bell once per start."""
+    return f"name:{a.rule.name}:{a.measure}"
 
 
-def alert_key(a: Any) -> str:
-    for attr in ("name", "rule", "id", "measure", "measure_id"):
-        v = getattr(a, attr, None)
-        if v is not None:
-            return f"{attr}:{getattr(v, 'name', v)}:{getattr(a, 'measure', '')}"
-    return repr(a)
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -600,175 +651,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def demo_path() -> Path:
-    import platformdirs
+def __getattr__(name: str) -> Any:
+    # The factory imports this module; its names stay importable from here (tests, the command).
+    if name in ("make_app", "load_settings", "demo_path", "resolve_zone", "DASHBOARD_MEMORY_LIMIT"):
+        from ecotop.tui import factory
 
-    return Path(platformdirs.user_data_dir("ecotop")) / "demo.duckdb"
-
-
-#: DuckDB memory for the dashboard unless configured: keeps the process well under 400 MB at scale 1.
-DASHBOARD_MEMORY_LIMIT = "256MB"
-
-
-def make_app(
-    path: Path | None = None,
-    *,
-    live: bool = False,
-    spool: Path | None = None,
-    range_key: str | None = None,
-    refresh_s: float | None = None,
-    config_path: Path | None = None,
-    clock: Clock | None = None,
-    seed: int | None = None,
-    rate: float | None = None,
-    display_zone: str | None = None,
-    show_timing: bool = True,
-    watchdog: bool = True,
-    feed_interval_s: float = 1.0,
-    start_feed: bool = True,
-    rules: Iterable[Any] | None = None,
-    alert_every_s: float = ALERT_EVERY_S,
-    serve: bool = True,
-    settings: Any = None,
-) -> EcotopApp:
-    """Open the file and build the app (no terminal work here; `app.run()` starts it).
-
-    `path=None` uses the demo database (created by the caller, see tui.commands.dashboard) with live
-    simulation. A file opens read-only unless `live` (the simulator needs a generated file: raises
-    store.errors.NotGenerated otherwise). Settings not given here (range, refresh, display zone,
-    alert rules, DuckDB limits) come from `tui.config.load(config_path)`: ECOTOP_* variables, then
-    the user's config file, then the system's. `rules=()` turns alerts off. `start_feed=False`
-    builds the live feed without starting its thread (`app.feed.step()` drives it in tests).
-    Raises StoreError subclasses with one-line messages.
-    """
-    from ecotop.queries import parse_range
-    from ecotop.store import open_db
-
-    if settings is None:
-        settings = load_settings(
-            config_path, {"range": range_key, "refresh": refresh_s, "display_zone": display_zone}
-        )
-    range_key = parse_range(range_key or _config_get(settings, "range") or "1h")
-    refresh_s = float(
-        refresh_s if refresh_s is not None else _config_get(settings, "refresh") or 2.0
-    )
-    if refresh_s <= 0:
-        raise BadInput(f"refresh interval must be positive, not {refresh_s:g}")
-    if path is None:
-        path = demo_path()
-        live = True
-    if spool is not None:
-        try:
-            from ecotop.store.spool import SpoolFeed
-        except ModuleNotFoundError:
-            raise BadInput("--spool is not available in this build") from None
-    db = open_db(path, write=bool(live or spool), limits=_limits(settings))
-    try:
-        meta = db.meta()
-        if live and meta.get("generated") != "true":
-            raise NotGenerated(Path(path))
-        origin = _config_get(settings, "origin") or {}
-        configured_zone = (
-            _config_get(settings, "display_zone")
-            if origin.get("display_zone", "default") != "default"
-            else None
-        )
-        zone = resolve_zone(
-            display_zone,
-            os.environ.get("ECOTOP_DISPLAY_ZONE"),
-            configured_zone,
-            meta.get("display_zone"),
-        )
-        if rules is None:
-            rules = tuple(_config_get(settings, "alerts") or ())
-        feed = None
-        if live:
-            feed = _make_feed(db, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s)
-        elif spool is not None:
-            feed = SpoolFeed(db, Path(spool), clock=clock)
-    except BaseException:
-        db.close()
-        raise
-    app = EcotopApp(
-        db,
-        live=bool(live or spool),
-        serve=serve and not db.read_only,
-        feed=feed,
-        range_key=range_key,
-        refresh_s=refresh_s,
-        clock=clock,
-        display_zone=zone,
-        rules=rules,
-        show_timing=show_timing,
-        watchdog=watchdog,
-        start_feed=start_feed,
-        alert_every_s=alert_every_s,
-    )
-    theme = _config_get(settings, "theme")
-    if theme and theme in app.available_themes:
-        app.theme = theme
-    return app
-
-
-def load_settings(config_path: Path | None, flags: dict[str, Any]) -> Any:
-    """ecotop.tui.config.load with the flags given (None values ignored); None without the module."""
-    try:
-        from ecotop.tui import config as cfg
-    except ModuleNotFoundError:
-        if config_path is not None and not Path(config_path).exists():
-            raise BadInput(f"{config_path}: no such config file") from None
-        return None
-    return cfg.load(config_path, flags={k: v for k, v in flags.items() if v is not None})
-
-
-def _limits(settings: Any) -> Any:
-    from ecotop.store import Limits
-
-    limits = settings.limits() if settings is not None and hasattr(settings, "limits") else Limits()
-    configured = _config_get(settings, "memory_limit") or os.environ.get("ECOTOP_MEMORY_LIMIT")
-    if not configured:
-        from dataclasses import replace
-
-        limits = replace(limits, memory_limit=DASHBOARD_MEMORY_LIMIT)
-    return limits
-
-
-def _make_feed(
-    db: Any,
-    meta: dict[str, str],
-    *,
-    clock: Clock | None,
-    seed: int | None,
-    rate: float | None,
-    interval: float,
-) -> Any:
-    from ecotop.tui.live import LiveFeed
-
-    try:
-        from ecotop.sample_data.live import EventStream
-    except ModuleNotFoundError:
-        raise BadInput(
-            "live simulation is not available in this build (no sample_data.live)"
-        ) from None
-    scale = float(meta.get("scale", "0.05") or 0.05)
-    # The file's own seed continues its history (same users, merchants and daily curve).
-    s = int(seed if seed is not None else int(meta.get("seed", "0") or 0))
-    try:
-        stream = EventStream(
-            scale, s, display_zone=meta.get("display_zone") or DEFAULT_ZONE, rate=rate
-        )
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    return LiveFeed(db, stream, clock=clock, interval_s=interval)
-
-
-def _config_get(config: Any, key: str) -> Any:
-    if config is None:
-        return None
-    if isinstance(config, dict):
-        return config.get(key)
-    return getattr(config, key, None)
-
-
-def run_time_ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000
+        return getattr(factory, name)
+    raise AttributeError(name)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ecotop.queries.alerts import Rule, RuleError, default_rules, rule_from_table
+from ecotop.queries.errors import StoreError
 from ecotop.queries.windows import RANGES
-from ecotop.store.errors import StoreError
 
 APP = "ecotop"
 CONFIG_NAME = "config.toml"
@@ -98,7 +98,7 @@ class Settings:
 
     def limits(self) -> Any:
         """ecotop.store.Limits for open_db, from the threads / memory_limit / temp_dir settings."""
-        from ecotop.store import Limits
+        from ecotop.queries.gateway import Limits
 
         kw: dict[str, Any] = {}
         if self.threads is not None:

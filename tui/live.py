@@ -3,8 +3,8 @@
 Not a Textual worker: thread workers share a small pool, and a long-lived one starves the refresh
 workers. The thread is stopped by an event and joined on quit. Each tick asks
 `sample_data.live.EventStream(scale, seed, rate).events(start, end)` for the events of the elapsed
-interval (stamped with the injected clock's time) and appends them with `store.ingest.append`, which
-updates the rollups in the same transaction.
+interval (stamped with the injected clock's time) and appends them with `queries.feeds.append_events`,
+which updates the rollups in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,23 +14,36 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+
+class Feed(Protocol):
+    """A background writer the dashboard shows: the simulator (LiveFeed) or a spool (SpoolFeed)."""
+
+    total: int
+    interval_s: float
+    last_append_at: datetime | None
+    error: BaseException | None
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def events_per_s(self, window_s: float = 10.0) -> float: ...
 
 
 def batch_rows(batch: dict[str, Any]) -> int:
     """Rows in a batch {table: pyarrow.Table} (0 for None)."""
     if not batch:
         return 0
-    total = 0
-    for t in batch.values():
-        total += getattr(t, "num_rows", 0) or 0
-    return total
+    return sum(t.num_rows for t in batch.values() if t is not None)
 
 
 class LiveFeed:
     """Appends simulated events every `interval_s` seconds on its own thread.
 
-    `stream` has `.events(start, end) -> {table: pyarrow.Table}`; `append(db, batch)` writes a batch
+    `db` is the writable `LocalGateway`. `stream` has `.events(start, end) -> {table: pyarrow.Table}`;
+    `append(db, batch)` writes a batch
     and its rollups in one transaction. Counters (`total`, `events_per_s()`, `last_append_at`,
     `error`) are read by the UI thread; they are plain attributes updated atomically.
     """
@@ -101,9 +114,9 @@ class LiveFeed:
         if n:
             append = self._append
             if append is None:
-                from ecotop.store.ingest import append as store_append
+                from ecotop.queries.feeds import append_events
 
-                append = store_append
+                append = append_events
             append(self.db, batch)
         self.since = end
         with self._lock:

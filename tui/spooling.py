@@ -1,6 +1,6 @@
 """Spool ingestion on its own thread for long-running writers (`ecotop serve --spool DIR`).
 
-The dashboard builds its `store.spool.SpoolFeed` in `tui.app.make_app`; headless writers call
+The dashboard builds its spool feed (`queries.feeds.spool_feed`) in `tui.factory.make_app`; headless writers call
 `start_spool_thread` and `.stop()` the returned feed on the way out (the file in hand finishes).
 """
 
@@ -17,7 +17,7 @@ def start_spool_thread(db: Any, spool: Path, *, quiet: bool = False) -> Any:
     One line per file goes to stderr (unless `quiet`); a database failure stops the feed and is
     reported there too.
     """
-    from ecotop.store.spool import SpoolFeed
+    from ecotop.queries.feeds import spool_feed
     from ecotop.tui.commands.ingest import _line
 
     def on_result(res: Any) -> None:
@@ -27,6 +27,6 @@ def start_spool_thread(db: Any, spool: Path, *, quiet: bool = False) -> Any:
     def on_error(exc: BaseException) -> None:
         print(f"ecotop: spool ingestion stopped: {exc}", file=sys.stderr, flush=True)
 
-    feed = SpoolFeed(db, spool, on_result=on_result, on_error=on_error)
+    feed = spool_feed(db, spool, on_result=on_result, on_error=on_error)
     feed.start()
     return feed

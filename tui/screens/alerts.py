@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -12,13 +12,18 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ecotop.tui.host import Host
+from ecotop.tui.status import alert_state
+
+if TYPE_CHECKING:
+    from ecotop.queries.alerts import AlertResult
+
 SYMBOL = {"CRITICAL": "✖", "WARNING": "⚠", "OK": "✔", "UNKNOWN": "?"}
 ORDER = {"CRITICAL": 0, "WARNING": 1, "UNKNOWN": 2, "OK": 3}
 
 
-def alerts_table(alerts: list[Any], rules: int) -> Table | Text:
-    from ecotop.tui.app import alert_state
-
+def alerts_table(alerts: list[AlertResult], rules: int) -> Table | Text:
+    """Every alert, worst first: state (symbol and word), measure, message."""
     if not rules:
         return Text("No alert rules. Put [[alerts]] rules in a config file and pass --config FILE.")
     if not alerts:
@@ -32,8 +37,8 @@ def alerts_table(alerts: list[Any], rules: int) -> Table | Text:
         style = {"CRITICAL": "bold reverse", "WARNING": "bold", "UNKNOWN": "dim"}.get(s, "")
         table.add_row(
             Text(f"{SYMBOL.get(s, '?')} {s}", style=style),
-            str(getattr(a, "measure", None) or getattr(a, "measure_id", "") or ""),
-            str(getattr(a, "message", "") or ""),
+            a.measure,
+            a.message,
         )
     return table
 
@@ -62,9 +67,9 @@ class AlertsScreen(ModalScreen[None]):
         self.set_interval(1.0, self.show_alerts)
 
     def show_alerts(self) -> None:
-        app = self.app
+        app: Host = self.app  # type: ignore[assignment]
         self.query_one("#alerts-list", Static).update(
-            alerts_table(list(getattr(app, "alerts", [])), len(getattr(app, "rules", ())))
+            alerts_table(list(app.alerts), len(app.rules))
         )
 
     def action_close(self) -> None:

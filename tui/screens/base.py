@@ -9,7 +9,8 @@ Refresh: the app runs ONE refresh cycle, never a timer per screen or panel.
    result may be rendered.
 2. `start_refresh` runs `fetch(cur, ctx)` in a thread worker
    (`@work(thread=True, exclusive=True, exit_on_error=False, group="refresh")`) with its own
-   `self.app.db.cursor()`, closed afterwards. `fetch` runs the queries and returns plain data; it
+   `self.gateway.cursor()` (a `queries.gateway.Cursor`), closed afterwards. The worker first
+   resolves the file's as-of through the gateway when the app does not know it yet. `fetch` runs the queries and returns plain data; it
    never touches widgets. An exception is caught and reported, never raised into the app.
 3. The worker posts `EcotopScreen.Fetched(data, error, elapsed_ms, alerts)` to the screen. Its
    handler, on the UI thread, hands alert results to the app (`app.set_alerts`), calls
@@ -40,25 +41,53 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
+from ecotop.queries.gateway import Cursor, Gateway
+from ecotop.tui.host import Host
+from ecotop.tui.status import Status
+
 if TYPE_CHECKING:
-    from ecotop.tui.app import EcotopApp
+    from ecotop.queries.alerts import AlertResult, Rule
+
+T = TypeVar("T")
 
 
+@dataclass
 class OpenMerchant(Message):
     """Ask the app to open one merchant's drill-down (`MerchantScreen(merchant_id)`)."""
 
-    def __init__(self, merchant_id: int) -> None:
-        super().__init__()
-        self.merchant_id = int(merchant_id)
+    merchant_id: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.merchant_id = int(self.merchant_id)  # a row key may arrive as text
+
+
+@contextmanager
+def gateway_cursor(gateway: Gateway) -> Iterator[Cursor]:
+    """One cursor of `gateway` for this worker, always closed (the one place workers get one)."""
+    cur = gateway.cursor()
+    try:
+        yield cur
+    finally:
+        with contextlib.suppress(Exception):
+            cur.close()
+
+
+def with_cursor(gateway: Gateway, fn: Callable[[Cursor], T]) -> T:
+    """Run `fn` on one cursor of `gateway` (in a worker thread) and close the cursor."""
+    with gateway_cursor(gateway) as cur:
+        return fn(cur)
 
 
 @dataclass(frozen=True)
@@ -69,21 +98,19 @@ class RefreshContext:
     live: bool
     now: datetime
     render: bool = True
-    rules: tuple[Any, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    as_of: datetime | None = None  # the file's newest data when known (None: the worker asks)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def evaluate_alerts(cur: Any, ctx: RefreshContext) -> list[Any]:
+def evaluate_alerts(cur: Cursor, ctx: RefreshContext) -> list[AlertResult]:
     """Evaluate the alert rules on `cur` (queries.alerts, written alongside the `check` command)."""
     from ecotop.queries import alerts as qalerts
 
-    try:
-        return list(qalerts.evaluate(cur, list(ctx.rules), live=ctx.live, now=ctx.now))
-    except TypeError:
-        return list(qalerts.evaluate(cur, list(ctx.rules)))
+    return list(qalerts.evaluate(cur, list(ctx.rules), live=ctx.live, now=ctx.now))
 
 
-class EcotopScreen(Screen):
+class EcotopScreen(Screen[None]):
     """A screen refreshed by the app's single cycle: override `fetch` (thread) and `apply` (UI)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -93,32 +120,23 @@ class EcotopScreen(Screen):
     #: Whether `escape` pops this screen (the overview is the bottom of the stack).
     can_go_back: ClassVar[bool] = True
 
+    @dataclass
     class Fetched(Message):
         """A refresh worker's result, posted to the screen that started it."""
 
-        def __init__(
-            self,
-            data: Any,
-            error: BaseException | None,
-            elapsed_ms: float,
-            alerts: list[Any] | None = None,
-            alerts_ms: float = 0.0,
-            cached: bool = False,
-        ) -> None:
-            super().__init__()
-            self.cached = cached
-            self.data = data
-            self.error = error
-            self.elapsed_ms = elapsed_ms
-            self.alerts = alerts
-            self.alerts_ms = alerts_ms
+        data: Any
+        error: BaseException | None
+        elapsed_ms: float
+        alerts: list[AlertResult] | None = None
+        alerts_ms: float = 0.0
+        cached: bool = False
+        as_of: datetime | None = None
 
+    @dataclass
     class Partial(Message):
         """Part of a refresh posted early by `publish()` (e.g. numbers before their trends)."""
 
-        def __init__(self, data: Any) -> None:
-            super().__init__()
-            self.data = data
+        data: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,12 +147,25 @@ class EcotopScreen(Screen):
         self._fetch_key: Any = None  # cache_key of the fetch in flight
 
     @property
-    def ecotop(self) -> EcotopApp:
+    def ecotop(self) -> Host:
+        """The app, as screens may use it (tui.host.Host)."""
         return self.app  # type: ignore[return-value]
+
+    @property
+    def gateway(self) -> Gateway:
+        """The app's way to the data (call it from workers only)."""
+        return self.ecotop.gateway
+
+    def show_status(self, status: Status) -> None:
+        """Hand the app's status to this screen's status bar, if it has one."""
+        from ecotop.tui.widgets.status import StatusBar
+
+        for bar in self.query(StatusBar):
+            bar.show(status)
 
     # -- the contract ---------------------------------------------------------------------------
 
-    def fetch(self, cur: Any, ctx: RefreshContext) -> Any:
+    def fetch(self, cur: Cursor, ctx: RefreshContext) -> Any:
         """Run the queries of this screen on `cur` (in a worker thread) and return plain data."""
         return None
 
@@ -178,24 +209,25 @@ class EcotopScreen(Screen):
         t0 = time.perf_counter()
         data: Any = None
         error: BaseException | None = None
-        alerts: list[Any] | None = None
+        alerts: list[AlertResult] | None = None
         alerts_ms = 0.0
-        cur = None
+        as_of = ctx.as_of
         try:
-            cur = self.ecotop.db.cursor()
-            data = self.fetch(cur, ctx)
-            if ctx.rules:
-                t1 = time.perf_counter()
-                alerts = evaluate_alerts(cur, ctx)
-                alerts_ms = (time.perf_counter() - t1) * 1000
+            gateway = self.gateway
+            if as_of is None and not ctx.live:
+                as_of = gateway.as_of(live=False)
+                # fetches read app.current_as_of(); the app keeps it when the result arrives
+                self.ecotop.data_as_of = as_of
+            with gateway_cursor(gateway) as cur:
+                data = self.fetch(cur, ctx)
+                if ctx.rules:
+                    t1 = time.perf_counter()
+                    alerts = evaluate_alerts(cur, ctx)
+                    alerts_ms = (time.perf_counter() - t1) * 1000
         except Exception as exc:  # reported in the status bar, never crashes the app
             error = exc
-        finally:
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
         elapsed = (time.perf_counter() - t0) * 1000
-        self.post_message(self.Fetched(data, error, elapsed, alerts, alerts_ms))
+        self.post_message(self.Fetched(data, error, elapsed, alerts, alerts_ms, as_of=as_of))
 
     @on(Partial)
     def _ecotop_partial(self, message: Partial) -> None:
@@ -226,7 +258,11 @@ class EcotopScreen(Screen):
                 self._pending = message.data
                 self._has_pending = True
         self.ecotop.refresh_finished(
-            self, message.elapsed_ms, message.error, alerts_ms=message.alerts_ms
+            self,
+            message.elapsed_ms,
+            message.error,
+            alerts_ms=message.alerts_ms,
+            as_of=message.as_of,
         )
 
     def visible_for_render(self) -> bool:

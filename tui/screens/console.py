@@ -42,9 +42,12 @@ from textual.screen import Screen
 from textual.widgets import Static, TextArea
 
 from ecotop.queries.catalogue import Catalogue as Catalog
-from ecotop.queries.catalogue import read_catalogue as read_catalog
+from ecotop.queries.errors import SqlError, SqlRefused, StoreError
+from ecotop.queries.gateway import Cursor, Gateway, split_statements
 from ecotop.tui import adhoc
 from ecotop.tui.history import Buffer, Entry, History
+from ecotop.tui.host import Host
+from ecotop.tui.screens.base import gateway_cursor
 from ecotop.tui.widgets.catalog import CatalogTree
 from ecotop.tui.widgets.results_tabs import (
     ResultData,
@@ -263,9 +266,9 @@ class ConsoleScreen(Screen):
         yield Static(KEY_HINTS, id="console-keys")
 
     def _title(self) -> Text:
-        db = getattr(self.app, "db", None)
-        path = getattr(db, "path", None)
-        mode = "read-only" if getattr(db, "read_only", True) else "live: statements still only read"
+        gateway = self._host.gateway
+        path = gateway.path
+        mode = "read-only" if gateway.read_only else "live: statements still only read"
         t = Text("SQL console", style="bold")
         if path is not None:
             t.append(f"  {Path(path).name}", style="")
@@ -294,7 +297,7 @@ class ConsoleScreen(Screen):
         if found:
             return found.first()
         tabs = ResultsTabs(id="results")
-        tabs.zone = getattr(self.app, "display_zone", None)
+        tabs.zone = self._host.display_zone
         tabs.show_timing = self._show_timing
         await self.query_one("#console-main").mount(tabs)
         return tabs
@@ -305,7 +308,7 @@ class ConsoleScreen(Screen):
         if text:
             editor.load_text(text)
             editor.move_cursor(editor.document.end)
-        state = getattr(self.app, "_ecotop_console_state", None)
+        state = self._host.keep.get("console")
         restore = state.get("results") if isinstance(state, dict) else None
         self.call_after_refresh(self._after_first_paint, restore or [])
 
@@ -318,7 +321,7 @@ class ConsoleScreen(Screen):
         if restore and not self.last_results:
             self.last_results = list(restore)
             await tabs.show_results(restore)
-        cached = getattr(self.app, "_ecotop_catalog", None)
+        cached = self._host.keep.get("catalogue")
         if isinstance(cached, Catalog):
             self._use_catalog(cached)
         else:
@@ -333,15 +336,19 @@ class ConsoleScreen(Screen):
         _warmed.set()
 
     @property
+    def _host(self) -> Host:
+        return self.app  # type: ignore[return-value]
+
+    @property
     def _zone(self) -> Any:
-        return getattr(self.app, "display_zone", None)
+        return self._host.display_zone
 
     def on_unmount(self) -> None:
         self._save_buffer()
         if self.job is not None:
             self.job.interrupt()
         with contextlib.suppress(Exception):
-            self.app._ecotop_console_state = {"results": self.last_results}  # type: ignore[attr-defined]
+            self._host.keep["console"] = {"results": self.last_results}
 
     def on_screen_suspend(self) -> None:
         self._save_buffer()
@@ -350,22 +357,16 @@ class ConsoleScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="console-catalog")
     def _read_catalog(self) -> None:
-        cur = None
         try:
-            cur = self.app.db.cursor()  # type: ignore[attr-defined]
-            catalog = read_catalog(cur)
+            catalog = self._host.gateway.catalogue()
             self.post_message(self.CatalogRead(catalog, None))
         except Exception as exc:  # the console works without completion
             self.post_message(self.CatalogRead(None, first_line(str(exc))))
-        finally:
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
 
     def on_console_screen_catalog_read(self, message: CatalogRead) -> None:
         if message.catalog is not None:
             with contextlib.suppress(Exception):
-                self.app._ecotop_catalog = message.catalog  # type: ignore[attr-defined]
+                self._host.keep["catalogue"] = message.catalog
             self._use_catalog(message.catalog)
         else:
             self._catalog_error = message.error or "unknown error"
@@ -442,13 +443,11 @@ class ConsoleScreen(Screen):
     @work(thread=True, exclusive=False, exit_on_error=False, group="console-query")
     def _run_worker(self, job: Job, spans: list[Span]) -> None:
         """Check every statement, then run them one by one on one cursor of this worker."""
-        from ecotop.store import guard
-        from ecotop.store.errors import SqlError, SqlRefused, StoreError
-
+        gateway = self._host.gateway
         prepared: list[Prepared] = []
         for span in spans:
             try:
-                statements = guard.check(span.text)
+                statements = split_statements(span.text)
             except SqlRefused as exc:
                 self.post_message(self.Refused(job.id, span=span, error=exc, prepared=None))
                 self.post_message(self.Finished(job.id))
@@ -464,46 +463,46 @@ class ConsoleScreen(Screen):
                 at += len(st)
         job.total = len(prepared)
         self.post_message(self.Started(job.id, prepared=prepared))
-        cur = None
         try:
-            cur = self.app.db.cursor()  # type: ignore[attr-defined]
-            job.cursor = cur
-            for i, p in enumerate(prepared):
-                if job.cancel.is_set():
-                    break
-                job.current = i
-                t0 = time.perf_counter()
-                result = ResultData(index=i, sql=p.sql)
-                error: BaseException | None = None
-                try:
-                    res = adhoc.run(cur, p.sql, self.limit)
-                    result.table = res.table
-                    result.shown = display_table(res.table, self._zone)
-                    result.types = [t for _, t in res.columns]
-                    result.truncated = res.truncated
-                    result.elapsed_ms = res.elapsed_ms
-                except StoreError as exc:
-                    error = exc
-                    result.elapsed_ms = (time.perf_counter() - t0) * 1000
-                    result.cancelled = job.cancel.is_set() or type(exc).__name__ == "SqlCancelled"
-                    result.error = "cancelled" if result.cancelled else str(exc)
-                except Exception as exc:  # a failure of the connection itself
-                    error = exc
-                    result.elapsed_ms = (time.perf_counter() - t0) * 1000
-                    result.error = f"{type(exc).__name__}: {first_line(str(exc))}"
-                self.post_message(
-                    self.StatementDone(job.id, result=result, error=error, prepared=p)
-                )
-                if error is not None:
-                    break
+            with gateway_cursor(gateway) as cur:
+                job.cursor = cur
+                self._run_prepared(gateway, cur, job, prepared)
         except Exception as exc:
             self.post_message(self.Refused(job.id, span=None, error=exc, prepared=None))
         finally:
             job.cursor = None
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
             self.post_message(self.Finished(job.id))
+
+    def _run_prepared(
+        self, gateway: Gateway, cur: Cursor, job: Job, prepared: list[Prepared]
+    ) -> None:
+        """The statements one by one on `cur` (the worker's thread); stops at the first error."""
+        for i, p in enumerate(prepared):
+            if job.cancel.is_set():
+                break
+            job.current = i
+            t0 = time.perf_counter()
+            result = ResultData(index=i, sql=p.sql)
+            error: BaseException | None = None
+            try:
+                res = adhoc.run(gateway, cur, p.sql, self.limit)
+                result.table = res.table
+                result.shown = display_table(res.table, self._zone)
+                result.types = [t for _, t in res.columns]
+                result.truncated = res.truncated
+                result.elapsed_ms = res.elapsed_ms
+            except StoreError as exc:
+                error = exc
+                result.elapsed_ms = (time.perf_counter() - t0) * 1000
+                result.cancelled = job.cancel.is_set() or type(exc).__name__ == "SqlCancelled"
+                result.error = "cancelled" if result.cancelled else str(exc)
+            except Exception as exc:  # a failure of the connection itself
+                error = exc
+                result.elapsed_ms = (time.perf_counter() - t0) * 1000
+                result.error = f"{type(exc).__name__}: {first_line(str(exc))}"
+            self.post_message(self.StatementDone(job.id, result=result, error=error, prepared=p))
+            if error is not None:
+                break
 
     def _current(self, message: _Event) -> bool:
         return self.job is not None and message.job_id == self.job.id
@@ -588,7 +587,7 @@ class ConsoleScreen(Screen):
     @property
     def _show_timing(self) -> bool:
         """False in tests that compare screenshots (the app's `show_timing`)."""
-        return bool(getattr(self.app, "show_timing", True))
+        return self._host.show_timing
 
     def _end_job(self) -> None:
         self.job = None
@@ -794,13 +793,14 @@ class ConsoleScreen(Screen):
 
         cur = None
         try:
-            cur = self.app.db.cursor()  # type: ignore[attr-defined]
+            gateway = self._host.gateway
+            cur = gateway.cursor()
             job.cursor = cur
 
             def progress(rows: int) -> None:
                 job.rows = rows
 
-            rows = adhoc.export(cur, sql, path, job.cancel, progress)
+            rows = adhoc.export(gateway, cur, sql, path, job.cancel, progress)
             self.post_message(self.ExportDone(job.id, rows=rows, path=path, error=None))
         except export.Cancelled:
             self.post_message(self.ExportDone(job.id, rows=0, path=path, error="cancelled"))
@@ -830,12 +830,24 @@ class ConsoleScreen(Screen):
 
     # -- pin -------------------------------------------------------------------------------------
 
-    def action_pin(self) -> None:
-        from ecotop.store import guard
-        from ecotop.store.errors import StoreError
-        from ecotop.tui.widgets.pinned import default_panel_name, pin_panel, pinned_names
-        from ecotop.tui.widgets.sql_dialogs import PinScreen
+    @dataclass
+    class PinChecked(Message):
+        """The pin check's result (worker): the statement to pin and the names taken, or why not."""
 
+        span: Span
+        sql: str | None
+        error: StoreError | None
+        taken: set[str]
+
+    @dataclass
+    class Pinned(Message):
+        """The pin writer's result (worker): the file written, or why not."""
+
+        name: str
+        where: Path | None
+        error: str | None
+
+    def action_pin(self) -> None:
         spans = self.editor.statements_to_run()
         if len(spans) != 1:
             self.notify(
@@ -844,10 +856,30 @@ class ConsoleScreen(Screen):
                 timeout=3,
             )
             return
-        span = spans[0]
+        self._pin_check(spans[0])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="console-pin")
+    def _pin_check(self, span: Span) -> None:
+        from ecotop.tui.pins import load_panels
+
+        taken = {p.name for p in load_panels(self._host.config_path)}
         try:
-            statements = guard.check(span.text)
+            statements = split_statements(span.text)
         except StoreError as exc:
+            self.post_message(self.PinChecked(span, None, exc, taken))
+            return
+        if len(statements) != 1:
+            self.post_message(self.PinChecked(span, None, None, taken))
+            return
+        sql = statements[0].strip().rstrip(";").strip()
+        self.post_message(self.PinChecked(span, sql, None, taken))
+
+    def on_console_screen_pin_checked(self, message: PinChecked) -> None:
+        from ecotop.tui.pins import default_panel_name
+        from ecotop.tui.widgets.sql_dialogs import PinScreen
+
+        span, sql, exc = message.span, message.sql, message.error
+        if exc is not None:
             self._show_error(
                 str(exc),
                 span.text,
@@ -856,28 +888,39 @@ class ConsoleScreen(Screen):
                 getattr(exc, "length", None),
             )
             return
-        if len(statements) != 1:
+        if sql is None:
             self.notify("a panel runs one statement", severity="warning", timeout=3)
             return
-        sql = statements[0].strip().rstrip(";").strip()
-        taken = pinned_names(self.app)
+        taken = message.taken
         name = default_panel_name(sql, taken)
 
         def chosen(answer: tuple[str, str] | None) -> None:
-            if not answer:
-                return
-            panel_name, kind = answer
-            try:
-                where = pin_panel(self.app, panel_name, sql, kind)
-            except StoreError as exc:
-                self.notify(str(exc), severity="error", timeout=6)
-                return
-            except (OSError, ValueError) as exc:
-                self.notify(f"cannot pin: {exc}", severity="error", timeout=6)
-                return
-            self.notify(f"pinned {panel_name!r} to the overview (saved in {where})", timeout=4)
+            if answer:
+                self._pin_write(answer[0], sql, answer[1])
 
         self.app.push_screen(PinScreen(sql, name, taken=taken), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="console-pin")
+    def _pin_write(self, name: str, sql: str, kind: str) -> None:
+        from ecotop.tui.pins import pin_panel
+
+        try:
+            where = pin_panel(self._host.config_path, name, sql, kind)
+        except StoreError as exc:
+            self.post_message(self.Pinned(name, None, str(exc)))
+        except (OSError, ValueError) as exc:
+            self.post_message(self.Pinned(name, None, f"cannot pin: {exc}"))
+        else:
+            self.post_message(self.Pinned(name, where, None))
+
+    def on_console_screen_pinned(self, message: Pinned) -> None:
+        if message.error is not None:
+            self.notify(message.error, severity="error", timeout=6)
+            return
+        self._host.pins_version += 1
+        self.notify(
+            f"pinned {message.name!r} to the overview (saved in {message.where})", timeout=4
+        )
 
 
 def _cell_text(v: Any) -> str:

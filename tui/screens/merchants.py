@@ -13,7 +13,7 @@ Keys: `/` filter (enter or esc returns to the list, the filter stays), `s` or `>
 
 from __future__ import annotations
 
-import contextlib
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,7 +27,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
-from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.host import Host
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext, with_cursor
 from ecotop.tui.screens.merchant import MerchantScreen
 from ecotop.tui.widgets.merchant_table import COLUMNS, MerchantTable, name_width
 from ecotop.tui.widgets.status import StatusBar
@@ -42,6 +43,13 @@ _CACHE: OrderedDict[tuple[str, str, datetime], ListData] = OrderedDict()
 _CACHE_SIZE = 4
 #: The merchants' names per file: file -> (signature, dims table, name column width).
 _DIMS: dict[str, tuple[Any, Any, int]] = {}
+#: Both caches are read on the UI thread and filled by workers and the prefetch thread.
+_LOCK = threading.Lock()
+
+
+def _cache_get(key: tuple[str, str, datetime]) -> ListData | None:
+    with _LOCK:
+        return _CACHE.get(key)
 
 
 @dataclass
@@ -57,16 +65,18 @@ class ListData:
 
 
 def _cache_put(data: ListData) -> None:
-    _CACHE[data.key] = data
-    _CACHE.move_to_end(data.key)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:
+        _CACHE[data.key] = data
+        _CACHE.move_to_end(data.key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 def clear_cache() -> None:
     """Forget every cached list and name table (tests)."""
-    _CACHE.clear()
-    _DIMS.clear()
+    with _LOCK:
+        _CACHE.clear()
+        _DIMS.clear()
 
 
 def _dims(cur: Any, db_key: str) -> tuple[Any, int]:
@@ -75,12 +85,14 @@ def _dims(cur: Any, db_key: str) -> tuple[Any, int]:
     from ecotop.queries.merchant import merchant_dims, merchants_signature
 
     sig = merchants_signature(cur)
-    cached = _DIMS.get(db_key)
+    with _LOCK:
+        cached = _DIMS.get(db_key)
     if cached is not None and cached[0] == sig:
         return cached[1], cached[2]
     dims = merchant_dims(cur)
     width = name_width(dims)
-    _DIMS[db_key] = (sig, dims, width)
+    with _LOCK:
+        _DIMS[db_key] = (sig, dims, width)
     return dims, width
 
 
@@ -115,6 +127,7 @@ class MerchantsScreen(EcotopScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self._dirty = False
         self.sort_column = "gmv"
         self.descending = True
         self.filter_text = ""
@@ -143,12 +156,12 @@ class MerchantsScreen(EcotopScreen):
             as_of = _as_of_now(app)
         except Exception:
             as_of = None
-        cached = None if as_of is None else _CACHE.get((_db_key(app.db), app.range_key, as_of))
+        cached = None if as_of is None else _cache_get((_db_key(app), app.range_key, as_of))
         if cached is not None:
             self._take(cached)
         elif as_of is not None:
             # Straight away, not after the refresh in flight (the overview's can take a while).
-            self._loading = (_db_key(app.db), app.range_key, as_of)
+            self._loading = (_db_key(app), app.range_key, as_of)
             self._list_worker(app.range_key, as_of)
 
     class ListLoaded(Message):
@@ -161,16 +174,12 @@ class MerchantsScreen(EcotopScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="merchant-list")
     def _list_worker(self, range_key: str, as_of: datetime) -> None:
-        data, error, cur = None, None, None
+        data, error = None, None
         try:
-            cur = self.ecotop.db.cursor()
-            data = _compute(cur, _db_key(self.ecotop.db), range_key, as_of)
+            key = _db_key(self.ecotop)
+            data = with_cursor(self.gateway, lambda cur: _compute(cur, key, range_key, as_of))
         except Exception as exc:  # the refresh cycle tries again
             error = exc
-        finally:
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
         self.post_message(self.ListLoaded(data, error))
 
     def on_merchants_screen_list_loaded(self, message: ListLoaded) -> None:
@@ -187,7 +196,7 @@ class MerchantsScreen(EcotopScreen):
 
     def fetch(self, cur: Any, ctx: RefreshContext) -> ListData | None:
         as_of = _resolve_as_of(cur, ctx)
-        db_key = _db_key(self.ecotop.db)
+        db_key = _db_key(self.ecotop)
         key = (db_key, ctx.range_key, as_of)
         current = self.data
         if (current is not None and current.key == key) or self._loading == key:
@@ -210,16 +219,11 @@ class MerchantsScreen(EcotopScreen):
     def _loyalty_worker(self, key: Any, win: Any) -> None:
         from ecotop.queries.merchant import merchant_loyalty
 
-        table, error, cur = None, None, None
+        table, error = None, None
         try:
-            cur = self.ecotop.db.cursor()
-            table = merchant_loyalty(cur, win)
+            table = with_cursor(self.gateway, lambda cur: merchant_loyalty(cur, win))
         except Exception as exc:  # shown in the status bar; the columns stay "…"
             error = exc
-        finally:
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
         self.post_message(self.LoyaltyFetched(key, table, error))
 
     def on_merchants_screen_loyalty_fetched(self, message: LoyaltyFetched) -> None:
@@ -249,7 +253,7 @@ class MerchantsScreen(EcotopScreen):
                 self._dirty = True
 
     def on_screen_resume(self) -> None:
-        if getattr(self, "_dirty", False):
+        if self._dirty:
             self._dirty = False
             self._resort()
         super().on_screen_resume()
@@ -380,7 +384,7 @@ def prefetch(app: Any) -> None:
     first `m` shows rows at once. For the app to call once it is idle (after its first refresh)."""
     import threading
 
-    db, range_key = app.db, app.range_key
+    gateway, key, range_key = app.gateway, _db_key(app), app.range_key
     try:
         as_of = _as_of_now(app)
     except Exception:
@@ -389,19 +393,13 @@ def prefetch(app: Any) -> None:
         return
 
     def run() -> None:
-        cur = None
         try:
             import polars  # noqa: F401
             import pyarrow.compute  # noqa: F401
 
-            cur = db.cursor()
-            _compute(cur, _db_key(db), range_key, as_of)
+            with_cursor(gateway, lambda cur: _compute(cur, key, range_key, as_of))
         except Exception:  # only a warm-up: `m` computes the list itself
             pass
-        finally:
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
 
     threading.Thread(target=run, name="ecotop-merchants-prefetch", daemon=True).start()
 
@@ -412,7 +410,7 @@ def _compute(cur: Any, db_key: str, range_key: str, as_of: datetime) -> ListData
     from ecotop.queries.windows import window
 
     key = (db_key, range_key, as_of)
-    cached = _CACHE.get(key)
+    cached = _cache_get(key)
     if cached is not None:
         return cached
     t0 = time.perf_counter()
@@ -425,8 +423,8 @@ def _compute(cur: Any, db_key: str, range_key: str, as_of: datetime) -> ListData
     return data
 
 
-def _db_key(db: Any) -> str:
-    return str(getattr(db, "path", id(db)))
+def _db_key(app: Host) -> str:
+    return str(app.gateway.path)
 
 
 def _resolve_as_of(cur: Any, ctx: RefreshContext) -> datetime:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid
+from textual.message import Message
 from textual.widgets import Footer, Static
 
+from ecotop.queries.gateway import Cursor
+from ecotop.tui.pins import PinnedResult, fetch_pinned, load_panels, unpin_panel
 from ecotop.tui.screens.base import EcotopScreen, RefreshContext
+from ecotop.tui.status import alert_state
 from ecotop.tui.widgets.kpi import TileState, tile_state
 from ecotop.tui.widgets.panel import PillarPanel
-from ecotop.tui.widgets.pinned import PinnedStrip, fetch_pinned
+from ecotop.tui.widgets.pinned import PinnedPanel, PinnedStrip
 from ecotop.tui.widgets.status import StatusBar
 
 #: Points of each trend line (the sparklines resample to their width).
@@ -23,34 +28,16 @@ TREND_POINTS = 48
 class OverviewData:
     kpis: Any  # queries.KpiSet
     trends: dict[str, list[float | None]] | None
-    pinned: list[Any] | None = None  # queries pinned from the SQL console (tui.widgets.pinned)
+    pinned: list[PinnedResult] | None = None  # queries pinned from the SQL console (tui.pins)
 
 
-def fetch_trends(cur: Any, window: Any, points: int) -> dict[str, list[float | None]] | None:
-    """ecotop.queries.trends(cur, window, points) -> {measure_id: [values oldest first]} when available."""
-    from ecotop import queries
+@dataclass
+class Unpinned(Message):
+    """The unpin worker's result: whether `name` left the pins file, or why not."""
 
-    fn = getattr(queries, "trends", None)
-    if fn is None:
-        return None
-    raw = fn(cur, window, points)
-    return normalize_trends(raw)
-
-
-def normalize_trends(raw: Any) -> dict[str, list[float | None]]:
-    """Accept {measure_id: [v, ...]} or {measure_id: [(ts, v), ...]} or an object with .series."""
-    series = getattr(raw, "series", raw)
-    out: dict[str, list[float | None]] = {}
-    if not isinstance(series, dict):
-        return out
-    for key, vals in series.items():
-        row = []
-        for v in vals:
-            if isinstance(v, tuple | list):
-                v = v[-1]
-            row.append(None if v is None else float(v))
-        out[str(key)] = row
-    return out
+    name: str
+    removed: bool
+    error: str | None
 
 
 class OverviewScreen(EcotopScreen):
@@ -74,25 +61,28 @@ class OverviewScreen(EcotopScreen):
         yield PinnedStrip(id="pinned")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.query_one(PinnedStrip).zone = self.ecotop.display_zone
+
     def cache_key(self, ctx: RefreshContext) -> Any:
-        from ecotop.tui.widgets.pinned import pinned_names
+        return (ctx.range_key, self.ecotop.pins_version)
 
-        return (ctx.range_key, tuple(sorted(pinned_names(self.ecotop))))
-
-    def fetch(self, cur: Any, ctx: RefreshContext) -> OverviewData:
-        from ecotop.queries import kpis
+    def fetch(self, cur: Cursor, ctx: RefreshContext) -> OverviewData:
+        from ecotop.queries import kpis, trends
 
         ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
         last = self.last_data
         if last is None or last.kpis.window.range != ctx.range_key:
             # numbers first (the first screen, a new range), then trends and pins in this cycle
             self.publish(OverviewData(ks, None, None))
+        lines: dict[str, list[float | None]] | None
         try:
-            trends = fetch_trends(cur, ks.window, TREND_POINTS)
+            lines = trends(cur, ks.window, TREND_POINTS)
         except Exception as exc:  # trends are extra: a failure leaves the numbers on screen
             self.log.warning(f"trends failed: {exc!r}")
-            trends = None
-        return OverviewData(ks, trends, fetch_pinned(self.ecotop))
+            lines = None
+        pins = fetch_pinned(self.gateway, load_panels(self.ecotop.config_path))
+        return OverviewData(ks, lines, pins)
 
     def received(self, data: OverviewData) -> None:
         if data is not None and not self.ecotop.live:
@@ -116,8 +106,6 @@ class OverviewScreen(EcotopScreen):
         self._show_alert_summary()
 
     def _show_alert_summary(self) -> None:
-        from ecotop.tui.app import alert_state
-
         app = self.ecotop
         firing = [a for a in app.alerts if alert_state(a) in ("WARNING", "CRITICAL")]
         box = self.query_one("#alerts-summary", Static)
@@ -131,13 +119,58 @@ class OverviewScreen(EcotopScreen):
             lines = []
             for a in firing:
                 sym = "✖" if alert_state(a) == "CRITICAL" else "⚠"
-                lines.append(f"{sym} {getattr(a, 'message', '') or getattr(a, 'measure', '')}")
+                lines.append(f"{sym} {a.message or a.measure}")
             text = "\n".join(lines)
         if str(box.content) != text:
             box.update(text)
         box.set_class(any(alert_state(a) == "CRITICAL" for a in firing), "-critical")
         box.set_class(bool(firing) and not box.has_class("-critical"), "-warning")
 
+    # -- removing a pinned panel ---------------------------------------------------------------
+
+    def on_pinned_panel_remove_requested(self, message: PinnedPanel.RemoveRequested) -> None:
+        from ecotop.tui.widgets.sql_dialogs import ConfirmScreen
+
+        message.stop()
+        name = message.panel.panel_name
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._unpin(name)
+
+        self.app.push_screen(ConfirmScreen(f"Remove the pinned panel {name!r}?"), answer)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="unpin")
+    def _unpin(self, name: str) -> None:
+        try:
+            removed = unpin_panel(self.ecotop.config_path, name)
+        except Exception as exc:  # the file could not be written: say so, keep the panel
+            self.post_message(Unpinned(name, False, str(exc)))
+            return
+        self.post_message(Unpinned(name, removed, None))
+
+    async def on_unpinned(self, message: Unpinned) -> None:
+        name = message.name
+        if message.error is not None:
+            self.notify(f"cannot remove {name!r}: {message.error}", severity="error", timeout=5)
+            return
+        if not message.removed:
+            self.notify(
+                f"{name!r} is pinned in a system config file; remove it there",
+                severity="warning",
+                timeout=5,
+            )
+            return
+        strip = self.query_one(PinnedStrip)
+        gone = [p for p in strip.query(PinnedPanel) if p.panel_name == name]
+        if any(p.has_focus for p in gone):
+            self.set_focus(None)  # focus must not stay on a widget that is going away
+        for panel in gone:
+            await panel.remove()
+        if not strip.query(PinnedPanel):
+            strip.remove_class("-shown")
+        self.ecotop.pins_version += 1
+        self.notify(f"removed panel {name!r}", timeout=2)
+
     def on_screen_resume(self) -> None:
-        for bar in self.query(StatusBar):
-            bar.update_from_app()
+        self.show_status(self.ecotop.status())

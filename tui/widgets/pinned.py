@@ -1,27 +1,22 @@
 """Pinned panels: queries pinned from the SQL console, shown on the overview and refreshed with it.
 
-A pinned panel is a `tui.config.Panel` (name, sql, kind) saved in the user's config file
-(`[[panels]]`). The overview's refresh worker calls `fetch_pinned(app)`: every panel's statement runs
-through the guard on its own cursor, with a row limit (`PIN_ROW_LIMIT`) and a time limit
-(`PIN_TIMEOUT_S`, then interrupted). `PinnedStrip.show` draws the results:
+A pinned panel is a config file's `[[panels]]` entry (name, sql, kind). The overview's refresh
+worker runs them (`tui.pins.fetch_pinned`, through the gateway) and hands the results to
+`PinnedStrip.show`, which draws them (this module never reads the config file or runs SQL):
 
 - table:  the first rows that fit;
 - number: the first numeric value of the last row, large, with its change and a trend (the rows'
   values when the query returns several, else the values seen at each refresh);
 - chart:  the second column by the first (a block chart, first and last x under it).
 
-`x` or `delete` on a focused panel removes it (after a confirmation) from the config file.
+`x` or `delete` on a focused panel posts `RemoveRequested`; the screen confirms and removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import time
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -32,133 +27,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from ecotop.tui.pins import PinnedResult
 from ecotop.tui.widgets.spark import Spark
 
-#: Rows a pinned query keeps (the panel shows what fits).
-PIN_ROW_LIMIT = 50
-#: Seconds a pinned query may run before it is interrupted.
-PIN_TIMEOUT_S = 5.0
 #: Values a number panel remembers across refreshes for its trend.
 TREND_KEEP = 60
-
-_state: dict[str, Any] = {"version": 0, "cache": None}
-
-
-# -- the config file -----------------------------------------------------------------------------
-
-
-def config_path(app: Any) -> Path:
-    """Where pins are written: the app's --config file, else ECOTOP_CONFIG, else the user file."""
-    from ecotop.tui import config
-
-    for attr in ("config_path",):
-        value = getattr(app, attr, None)
-        if value:
-            return Path(value).expanduser()
-    settings = getattr(app, "settings", None)
-    user = getattr(settings, "user_file", None)
-    if user:
-        return Path(user)
-    env = os.environ.get(config.CONFIG_ENV)
-    if env:
-        return Path(env).expanduser()
-    return config.user_file()
-
-
-def load_panels(app: Any) -> list[Any]:
-    """The pinned panels (system files, then the user's), cached until a pin changes the file."""
-    from ecotop.tui import config
-
-    path = config_path(app)
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        mtime = None
-    key = (_state["version"], str(path), mtime)
-    cache = _state["cache"]
-    if cache is not None and cache[0] == key:
-        return list(cache[1])
-    explicit = getattr(app, "config_path", None)
-    try:
-        panels = list(config.load(explicit).panels) if explicit else list(config.load().panels)
-    except Exception:  # a broken config file is reported by the app at start; show no pins
-        panels = []
-    _state["cache"] = (key, panels)
-    return list(panels)
-
-
-def pinned_names(app: Any) -> set[str]:
-    return {p.name for p in load_panels(app)}
-
-
-def default_panel_name(sql: str, taken: set[str]) -> str:
-    """A name from the statement's first table ("transactions"), made unique ("transactions 2")."""
-    m = re.search(r"\bfrom\s+([A-Za-z_][A-Za-z0-9_.]*)", sql, re.IGNORECASE)
-    base = m.group(1).split(".")[-1] if m else "query"
-    name, n = base, 2
-    while name in taken:
-        name = f"{base} {n}"
-        n += 1
-    return name
-
-
-def pin_panel(app: Any, name: str, sql: str, kind: str) -> Path:
-    """Save the panel in the config file; returns the file. Raises ConfigError or ValueError."""
-    from ecotop.tui import config
-
-    path = config_path(app)
-    config.add_panel(path, config.Panel(name, sql, kind))
-    _state["version"] += 1
-    return path
-
-
-def unpin_panel(app: Any, name: str) -> bool:
-    """Remove the panel from the config file; False when it is not there (e.g. a system file)."""
-    from ecotop.tui import config
-
-    removed = config.remove_panel(config_path(app), name)
-    _state["version"] += 1
-    return removed
-
-
-# -- fetching (in the overview's refresh worker) -------------------------------------------------
-
-
-@dataclass
-class PinnedResult:
-    name: str
-    kind: str
-    sql: str
-    table: Any = None  # pyarrow.Table
-    truncated: bool = False
-    error: str | None = None
-    elapsed_ms: float | None = None
-
-
-def fetch_pinned(app: Any, panels: list[Any] | None = None) -> list[PinnedResult]:
-    """Run every pinned panel's statement (guarded, row- and time-limited), each on its own cursor."""
-    from ecotop.tui import adhoc
-
-    out: list[PinnedResult] = []
-    for panel in load_panels(app) if panels is None else panels:
-        r = PinnedResult(panel.name, panel.kind, panel.sql)
-        cur = None
-        t0 = time.perf_counter()
-        try:
-            cur = app.db.cursor()
-            res = adhoc.run_with_timeout(cur, panel.sql, PIN_ROW_LIMIT, PIN_TIMEOUT_S)
-            r.table, r.truncated = res.table, res.truncated
-        except Exception as exc:  # shown in the panel; the others still refresh
-            text = str(exc).strip().splitlines()
-            r.error = text[0] if text else type(exc).__name__
-        finally:
-            r.elapsed_ms = (time.perf_counter() - t0) * 1000
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
-        out.append(r)
-    return out
-
 
 # -- drawing -------------------------------------------------------------------------------------
 
@@ -240,13 +113,15 @@ class PinnedPanel(Vertical, can_focus=True):
         Binding("x,delete", "remove", "Remove panel", show=True, key_display="x"),
     ]
 
+    @dataclass
     class RemoveRequested(Message):
-        def __init__(self, panel: PinnedPanel) -> None:
-            super().__init__()
-            self.panel = panel
+        """`x` on this panel: the screen asks for confirmation and removes it."""
 
-    def __init__(self, name: str, kind: str, **kw: Any) -> None:
+        panel: PinnedPanel
+
+    def __init__(self, name: str, kind: str, zone: Any = None, **kw: Any) -> None:
         super().__init__(**kw)
+        self.zone = zone  # the display zone for instants
         self.panel_name = name
         self.kind = kind
         self.border_title = name
@@ -266,7 +141,7 @@ class PinnedPanel(Vertical, can_focus=True):
 
     @property
     def _zone(self) -> Any:
-        return getattr(self.app, "display_zone", None)
+        return self.zone
 
     def show(self, r: PinnedResult) -> None:
         self.result = r
@@ -390,11 +265,13 @@ class PinnedStrip(Horizontal):
     PinnedStrip.-shown { display: block; }
     """
 
+    zone: Any = None  # the display zone, set by the screen
+
     def show(self, results: list[PinnedResult] | None) -> None:
         """Match the panels to `results` (by name, in order) and draw each."""
         results = results or []
         self.set_class(bool(results), "-shown")
-        self.styles.height = 8 if self.app.size.height >= 36 else 6
+        self.styles.height = 8 if self.screen.size.height >= 36 else 6
         have = {p.panel_name: p for p in self.query(PinnedPanel)}
         wanted = [r.name for r in results]
         for name, panel in have.items():
@@ -406,36 +283,8 @@ class PinnedStrip(Horizontal):
                 panel.remove()
                 panel = None
             if panel is None:
-                panel = PinnedPanel(r.name, r.kind, classes="pinned-panel")
+                panel = PinnedPanel(r.name, r.kind, self.zone, classes="pinned-panel")
                 self.mount(panel)
                 self.call_after_refresh(panel.show, r)
             else:
                 panel.show(r)
-
-    def on_pinned_panel_remove_requested(self, message: PinnedPanel.RemoveRequested) -> None:
-        from ecotop.tui.widgets.sql_dialogs import ConfirmScreen
-
-        panel = message.panel
-        name = panel.panel_name
-
-        def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                removed = unpin_panel(self.app, name)
-            except Exception as exc:
-                self.app.notify(f"cannot remove {name!r}: {exc}", severity="error", timeout=5)
-                return
-            if not removed:
-                self.app.notify(
-                    f"{name!r} is pinned in a system config file; remove it there",
-                    severity="warning",
-                    timeout=5,
-                )
-                return
-            panel.remove()
-            if not [p for p in self.query(PinnedPanel) if p is not panel]:
-                self.remove_class("-shown")
-            self.app.notify(f"removed panel {name!r}", timeout=2)
-
-        self.app.push_screen(ConfirmScreen(f"Remove the pinned panel {name!r}?"), answer)

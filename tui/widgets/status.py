@@ -1,76 +1,16 @@
-"""StatusBar: what the numbers on screen mean right now (as of, live/paused/stale, refresh, errors)."""
+"""StatusBar: what the numbers on screen mean right now (as of, live/paused/stale, refresh, errors).
+
+It draws a `tui.status.Status` handed to `show()`; it never reads the app."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-if TYPE_CHECKING:
-    from ecotop.tui.app import EcotopApp
-
-
-def status_parts(app: EcotopApp, screen: Any = None) -> list[tuple[str, str, int]]:
-    """(text, style class, priority) pieces; lower priority numbers survive narrow terminals."""
-    parts: list[tuple[str, str, int]] = []
-    fmt = "%H:%M:%S"
-    if app.paused:
-        since = app.local(app.paused_at).strftime("%H:%M:%S") if app.paused_at else ""
-        n = app.paused_events()
-        extra = f", {n:,} events arrived" if app.live else ""
-        parts.append((f"❚❚ PAUSED {since}{extra}", "status-bar--paused", 0))
-    elif app.live:
-        parts.append(("● LIVE", "status-bar--live", 0))
-    else:
-        parts.append(("■ FILE", "status-bar--file", 0))
-    if getattr(app.db, "remote", False):
-        parts.append((f"via PID {app.db.pid}", "status-bar--remote", 0))
-    # live: the clock when the numbers on screen were fetched (frozen while paused)
-    as_of = app.last_refresh_at if app.live else app.data_as_of
-    if as_of is not None:
-        zone = app.local(as_of).strftime("%Z")
-        label = "as of" if app.live else "data to"
-        parts.append((f"{label} {app.local(as_of).strftime('%m-%d ' + fmt)} {zone}", "", 1))
-    stale = app.stale_since()
-    if stale is not None:
-        parts.append(
-            (f"⚠ stale since {app.local(stale).strftime('%H:%M')}", "status-bar--stale", 0)
-        )
-    parts.append((f"range {app.range_key}", "status-bar--range", 1))
-    if app.live and app.feed is not None and not app.paused:
-        rate = app.feed.events_per_s()
-        parts.append((f"{rate:,.1f} ev/s" if rate < 10 else f"{rate:,.0f} ev/s", "", 3))
-    if app.show_timing and app.last_refresh_at is not None:
-        ms = f" ({app.last_query_ms:.0f} ms)" if app.last_query_ms is not None else ""
-        if app.last_cached:
-            ms = " (file unchanged)"
-        parts.append((f"refreshed {app.local(app.last_refresh_at).strftime(fmt)}{ms}", "", 4))
-    parts.append((f"every {app.refresh_s:g}s", "", 5))
-    if app.last_error:
-        parts.append((f"✖ {app.last_error}", "status-bar--error", 0))
-    feed_error = getattr(app.feed, "error", None) if app.feed is not None else None
-    if feed_error is not None:
-        first = (str(feed_error).strip().splitlines() or [type(feed_error).__name__])[0]
-        parts.append((f"✖ live feed stopped: {first}", "status-bar--error", 0))
-    firing = [a for a in app.alerts if _state(a) in ("WARNING", "CRITICAL")]
-    if firing:
-        crit = sum(1 for a in firing if _state(a) == "CRITICAL")
-        sym = "✖" if crit else "⚠"
-        parts.append(
-            (
-                f"{sym} {len(firing)} alert{'s' if len(firing) > 1 else ''} (a)",
-                "status-bar--alert",
-                0,
-            )
-        )
-    return parts
-
-
-def _state(a: Any) -> str:
-    s = getattr(a, "state", None)
-    return str(getattr(s, "name", s) or "").upper()
+from ecotop.tui.status import Status, status_parts
 
 
 class StatusBar(Widget):
@@ -107,12 +47,9 @@ class StatusBar(Widget):
         super().__init__(**kw)
         self.title = title
 
-    def on_mount(self) -> None:
-        self.update_from_app()
-
-    def update_from_app(self) -> None:
-        """Recompute the pieces from the app (re-renders only when the text changed)."""
-        new = tuple(status_parts(self.app, self.screen))  # type: ignore[arg-type]
+    def show(self, status: Status) -> None:
+        """Draw `status` (re-renders only when the text changed)."""
+        new = tuple(status_parts(status))
         if new != self.parts:
             self.parts = new
 
