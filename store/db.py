@@ -44,11 +44,16 @@ class Limits:
     )
 
     def config(self) -> DuckConfig:
-        temp = self.temp_directory or _default_temp_dir()
+        from ecotop.store.tempdir import process_temp_dir
+
+        # a private 0700 directory per process: SQL can read the temp directory (#15.8)
+        temp = process_temp_dir(self.temp_directory or None)
         return {
             "threads": self.threads,
             "memory_limit": self.memory_limit,
             "temp_directory": temp,
+            # spill is capped: a full disk is not one query's to cause (#15.17)
+            "max_temp_directory_size": os.environ.get("ECOTOP_MAX_TEMP_SIZE", "20GB"),
             "checkpoint_threshold": self.checkpoint_threshold,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
@@ -149,6 +154,8 @@ def connect(
         raise errors.Missing(p)
     if p.exists() and p.is_dir():
         raise errors.NotADatabase(p, "it is a directory")
+    if p.exists() and not os.access(p, os.R_OK):
+        raise errors.NotADatabase(p, "permission denied (you may not read this file)")
     if p.exists() and p.stat().st_size > 0 and not _looks_like_duckdb(p):
         raise errors.NotADatabase(p)
     if create and not p.parent.exists():

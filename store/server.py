@@ -53,8 +53,8 @@ MAX_TICKET_BYTES = 1_000_000
 
 @dataclass(frozen=True)
 class ServeLimits:
-    """Per-client limits for ad-hoc SQL through the socket (ECOTOP_SERVE_MAX_ADHOC,
-    ECOTOP_SERVE_ADHOC_TIMEOUT override the defaults)."""
+    """Limits for SQL through the socket (ECOTOP_SERVE_MAX_ADHOC per client, ECOTOP_SERVE_MAX_TOTAL,
+    ECOTOP_SERVE_ADHOC_TIMEOUT seconds, ECOTOP_SERVE_MAX_ROWS override the defaults)."""
 
     max_adhoc_per_client: int = field(
         default_factory=lambda: int(os.environ.get("ECOTOP_SERVE_MAX_ADHOC", "2"))
@@ -62,7 +62,9 @@ class ServeLimits:
     adhoc_timeout_s: float = field(
         default_factory=lambda: float(os.environ.get("ECOTOP_SERVE_ADHOC_TIMEOUT", "30"))
     )
-    adhoc_row_limit: int = 1_000_000
+    adhoc_row_limit: int = field(
+        default_factory=lambda: int(os.environ.get("ECOTOP_SERVE_MAX_ROWS", "1000000"))
+    )
     # every client together (ECOTOP_SERVE_MAX_TOTAL): ids are chosen by clients
     max_adhoc_total: int = field(
         default_factory=lambda: int(os.environ.get("ECOTOP_SERVE_MAX_TOTAL", "6"))

@@ -114,7 +114,7 @@ class _PluginCommand(click.Command):
 
 
 @click.command(cls=_PluginCommand)
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option(
     "--config",

@@ -103,7 +103,7 @@ def _generate(generate, path: Path, *, end, progress, **kwargs) -> None:  # type
 
 
 @click.command()
-@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--range",
     "range_key",

@@ -52,7 +52,7 @@ def _line(res: Any, spool_dir: Path) -> str:
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--spool",
     "spool_dir",

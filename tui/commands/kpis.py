@@ -130,7 +130,7 @@ def _csv(ks: Any, as_of: str, stream: Any) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--range",
     "range_key",

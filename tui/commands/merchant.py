@@ -203,7 +203,7 @@ def _pick(cur: Any, text: str, win: Any, limit: int) -> int:
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.argument("merchant")
 @click.option(
     "--range",

@@ -10,7 +10,7 @@ from ecotop.tui.cli import guarded
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @guarded
 def migrate(file: Path) -> None:
     """Upgrade FILE to this build's schema (a backup FILE.vN.bak is written first)."""

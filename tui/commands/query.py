@@ -57,7 +57,7 @@ FORMATS = ("table", "csv", "json", "parquet")
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.argument("sql")
 @click.option(
     "--format",

@@ -14,7 +14,7 @@ from ecotop.tui.cli import guarded
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--spool",
     type=click.Path(path_type=Path, file_okay=False),

@@ -1,0 +1,218 @@
+"""Files beside the database: planted links, squatted names, relative paths, groups, stale writers.
+
+A second user with a shell account can write a shared group directory and /tmp. Nothing ecotop
+creates may be written through a link that user planted, no name ecotop needs may be pre-empted, and
+a stale info file (a recycled PID) must not lock readers out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sechelp import ECOTOP, ROOT, env, start_serve, stop
+
+from ecotop.store.remote import info_path, read_info, secret_path
+
+
+def _victim(d: Path) -> Path:
+    v = d / "victim.txt"
+    v.write_text("precious\n")
+    os.chmod(v, 0o600)
+    return v
+
+
+def test_planted_links_beside_the_file_are_never_written_through(
+    dbfile: Path, shared_dir: Path
+) -> None:
+    victim = _victim(shared_dir)
+    planted = [
+        dbfile.with_name(dbfile.name + ".ecotop-serve.json.tmp"),  # the old fixed temp name
+        info_path(dbfile),
+        secret_path(dbfile),
+    ]
+    for p in planted:
+        p.symlink_to(victim)
+    proc = start_serve(dbfile)
+    try:
+        assert victim.read_text() == "precious\n"
+        assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+        for p in (info_path(dbfile), secret_path(dbfile)):
+            assert not p.is_symlink() and p.is_file()
+        r = subprocess.run(
+            [*ECOTOP, "query", str(dbfile), "SELECT 42 AS x", "--format", "csv"],
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert r.returncode == 0 and r.stdout == "x\n42\n", r.stderr
+    finally:
+        stop(proc)
+    assert victim.read_text() == "precious\n"
+    assert not info_path(dbfile).exists() and not secret_path(dbfile).exists()
+
+
+def test_the_socket_lives_in_a_fresh_private_directory(dbfile: Path) -> None:
+    proc = start_serve(dbfile)
+    try:
+        info = json.loads(info_path(dbfile).read_text())
+        sock = Path(info["socket"])
+        d = Path(info["socket_dir"])
+        assert sock.parent == d and len(str(sock)) < 108
+        st = os.lstat(d)
+        assert st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) in (0o700, 0o750)
+        assert stat.S_ISSOCK(os.lstat(sock).st_mode)
+    finally:
+        stop(proc)
+    assert not d.exists()
+
+
+def test_a_squatted_predictable_socket_name_does_not_stop_serving(shared_dir: Path) -> None:
+    from sechelp import make_db
+
+    deep = shared_dir / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True)
+    path = make_db(deep / "long-name.duckdb")
+    # what the old code would have used for a long path, created first by somebody else
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    squat = Path("/tmp") / f"ecotop-{digest}.sock"
+    squat.write_text("mine")
+    try:
+        proc = start_serve(path)
+        try:
+            r = subprocess.run(
+                [*ECOTOP, "query", str(path), "SELECT 1 AS x", "--format", "csv"],
+                capture_output=True,
+                text=True,
+                env=env(),
+                cwd=ROOT,
+                timeout=60,
+            )
+            assert r.returncode == 0, r.stderr
+        finally:
+            err = stop(proc)
+        assert "Traceback" not in err
+        assert squat.read_text() == "mine"
+    finally:
+        squat.unlink()
+
+
+def test_a_relative_file_serves_and_leaves_nothing_behind(dbfile: Path) -> None:
+    proc = start_serve(dbfile, cwd=dbfile.parent, arg=dbfile.name)
+    try:
+        r = subprocess.run(
+            [*ECOTOP, "query", str(dbfile), "SELECT 7 AS x", "--format", "csv"],
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd="/",
+            timeout=60,
+        )
+        assert r.returncode == 0 and r.stdout == "x\n7\n", r.stderr
+        assert read_info(dbfile) is not None
+    finally:
+        err = stop(proc)
+    assert "Traceback" not in err
+    assert sorted(p.name for p in dbfile.parent.iterdir()) == ["a.duckdb"]
+
+
+def test_a_stale_info_file_with_a_live_pid_does_not_block_readers(
+    dbfile: Path, shared_dir: Path
+) -> None:
+    # PID 1 is always alive; a socket path that exists but nobody answers on
+    dead = shared_dir / "dead.sock"
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(dead))
+    s.close()
+    info_path(dbfile).write_text(
+        json.dumps({"pid": 1, "socket": str(dead), "started": "", "version": "0"})
+    )
+    secret_path(dbfile).write_bytes(b"stale")
+    r = subprocess.run(
+        [*ECOTOP, "query", str(dbfile), "SELECT 5 AS x", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 0 and r.stdout == "x\n5\n", r.stderr
+
+
+def test_group_readers_use_a_served_file(dbfile: Path, other_user) -> None:  # type: ignore[no-untyped-def]
+    # the file belongs to the reader's group (not the owner's): info, secret and socket follow it
+    os.chown(dbfile, -1, other_user.gid)
+    os.chmod(dbfile, 0o640)
+    os.chmod(dbfile.parent, 0o775)
+    proc = start_serve(dbfile)
+    try:
+        for p in (info_path(dbfile), secret_path(dbfile)):
+            assert os.stat(p).st_gid == other_user.gid, p
+        code, out, err = other_user.ecotop("query", str(dbfile), "SELECT 3 AS x", "--format", "csv")
+        assert code == 0 and out == "x\n3\n", err
+    finally:
+        stop(proc)
+
+
+def test_another_users_planted_link_in_a_shared_directory(
+    dbfile: Path, shared_dir: Path, other_user
+) -> None:  # type: ignore[no-untyped-def]
+    victim = _victim(shared_dir)
+    tmpname = dbfile.with_name(dbfile.name + ".ecotop-serve.json.tmp")
+    assert other_user.shell("ln", "-s", str(victim), str(tmpname)) == 0
+    proc = start_serve(dbfile)
+    stop(proc)
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+
+
+def test_unreadable_database_is_one_line_exit_1(dbfile: Path, other_user) -> None:  # type: ignore[no-untyped-def]
+    os.chmod(dbfile, 0o600)
+    os.chmod(dbfile.parent, 0o755)
+    for args, code in (
+        (["query", str(dbfile), "SELECT 1"], 1),
+        (["kpis", str(dbfile)], 1),
+        (["check", str(dbfile)], 3),
+    ):
+        got, _, err = other_user.ecotop(*args)
+        assert got == code, (args, got, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(dbfile) in lines[0], err
+        assert "permission" in lines[0].lower(), err
+
+
+def test_dashboard_hangup_during_start_up_ends_the_process(dbfile: Path) -> None:
+    import pty
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the dashboard on a terminal
+        os.environ.update(env())
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "ecotop.tui.cli", str(dbfile)])
+    try:
+        time.sleep(0.6)
+        os.close(fd)  # the terminal closes: SIGHUP to the session
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the dashboard kept running after its terminal closed")
+    finally:
+        shutil.rmtree(dbfile.parent / "nothing", ignore_errors=True)
