@@ -33,9 +33,9 @@ from ecotop.store.errors import StoreError
 from ecotop.store.threadguard import UIThreadViolation
 
 if TYPE_CHECKING:  # Arrow, the guard and Flight load on first use (start-up time)
-    import duckdb
     import pyarrow as pa
 
+    from ecotop.store.db import DuckCursor
     from ecotop.store.guard import AdhocResult
     from ecotop.store.remote import RemoteDatabase
 else:
@@ -230,7 +230,7 @@ def _check(what: str) -> None:
 class LocalCursor:
     """A DuckDB cursor of this process, with the interface-thread tripwire on every call."""
 
-    def __init__(self, raw: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, raw: DuckCursor) -> None:
         self.raw = raw
 
     def execute(self, query: str, parameters: Any = None) -> Result:
@@ -261,7 +261,7 @@ class LocalCursor:
         self.close()
 
 
-def _raw(cursor: Cursor | None, db: Database) -> tuple[duckdb.DuckDBPyConnection, bool]:
+def _raw(cursor: Cursor | None, db: Database) -> tuple[DuckCursor, bool]:
     """The DuckDB cursor under `cursor` (or a new one, to close: the bool)."""
     if isinstance(cursor, LocalCursor):
         return cursor.raw, False
@@ -387,7 +387,7 @@ class LocalGateway:
 class _Owned:
     """A guard stream that also closes the cursor it was started on."""
 
-    def __init__(self, inner: Any, raw: duckdb.DuckDBPyConnection | None) -> None:
+    def __init__(self, inner: Any, raw: DuckCursor | None) -> None:
         self._inner = inner
         self._raw = raw
         self.schema: pa.Schema = inner.schema
@@ -560,3 +560,8 @@ def split_statements(sql: str) -> list[str]:
     from ecotop.store import guard
 
     return list(guard.check(sql))
+
+
+def ui_thread_violations() -> list[str]:
+    """What ran on the app's thread since it armed the tripwire (tests assert this is empty)."""
+    return list(threadguard.violations)

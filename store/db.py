@@ -19,7 +19,9 @@ from ecotop.store.errors import StoreError
 if TYPE_CHECKING:
     from ecotop.store.remote import RemoteDatabase
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: A DuckDB connection or cursor (the type, for layers that do not import duckdb).
+DuckCursor = duckdb.DuckDBPyConnection
 #: A DuckDB configuration as duckdb.connect takes it.
 DuckConfig = dict[str, str | bool | int | float | list[str]]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -290,7 +292,13 @@ def _after_002(con: duckdb.DuckDBPyConnection) -> None:
     rollups.rebuild(con)
 
 
-_AFTER: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {2: _after_002}
+def _after_003(con: duckdb.DuckDBPyConnection) -> None:
+    from ecotop.store import rollups
+
+    rollups.build_v3(con)
+
+
+_AFTER: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {2: _after_002, 3: _after_003}
 
 
 def apply_migrations(

@@ -17,6 +17,8 @@ ENV = "ECOTOP_UI_THREAD_GUARD"
 
 _ui_thread: int | None = None
 _in_ui: ContextVar[bool] = ContextVar("ecotop_in_ui", default=False)
+#: Every violation seen since the last arm() (a caller may swallow the exception; tests read this).
+violations: list[str] = []
 
 
 class UIThreadViolation(RuntimeError):
@@ -35,6 +37,7 @@ def arm() -> None:
         return
     _ui_thread = threading.get_ident()
     _in_ui.set(True)
+    violations.clear()
 
 
 def disarm() -> None:
@@ -46,4 +49,5 @@ def disarm() -> None:
 def check(what: str = "database work") -> None:
     """Raise UIThreadViolation when called on the armed interface thread and task."""
     if _ui_thread is not None and _in_ui.get() and threading.get_ident() == _ui_thread:
+        violations.append(what)
         raise UIThreadViolation(f"{what} on the interface thread")
