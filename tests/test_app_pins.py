@@ -111,3 +111,25 @@ async def test_pinning_with_config_file_writes_that_file(db_path: Path, tmp_path
         app.db.close()
     assert [p.name for p in config.panels_in(cfg)] == ["seven"]
     assert not config.user_file().exists()
+
+
+async def test_removing_a_focused_panel_of_the_user_file_leaves_every_key_working(
+    db_path: Path,
+) -> None:
+    """#11.1 as first seen: a panel pinned in the default config; Tab, x, y froze every key."""
+    config.add_panel(config.user_file(), config.Panel("paid today", "select 42 as paid", "number"))
+    app = make_app(db_path, clock=lambda: FIXED, rules=(), refresh_s=30.0)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: list(app.screen.query(PinnedPanel)), what="the panel")
+            await pilot.press("tab", "x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not list(app.screen.query(PinnedPanel)), what="gone")
+            await pilot.press("m")
+            await wait_for(
+                pilot, lambda: type(app.screen).__name__ == "MerchantsScreen", what="m works"
+            )
+    finally:
+        app.db.close()
+    assert config.panels_in(config.user_file()) == []
