@@ -1,8 +1,12 @@
-"""Rollups: additive per-minute and per-hour sums, and per-hour user activity flags.
+"""Rollups: the bounded state every screen reads (docs/ARCHITECTURE.md, "Bounded state").
+
+Additive per-minute and per-hour sums; exact per-hour user sets with the minutes of activity
+(rollup_user_hour) and a fixed user sample per hour and day for the ≈ long ranges; per-entity hour
+and day sums for the top-N tables; per-merchant hour, day and week sums; the merchant closed loop.
 
 Every rollup row is a delta: readers always SUM (or bit_or) over a key. The same SQL builds the rollups
-for a whole database (the generator, migration 2) and the deltas of one ingested batch (ingestion),
-by pointing it at a different source relation.
+for a whole database (the generator, migrations 2 and 3) and the deltas of one ingested batch
+(ingestion), by pointing it at a different source relation, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -201,8 +205,18 @@ TOUCH_REFUND_SQL = """SELECT merchant_id, ts, user_id, 10, amount, entry, live_i
 
 
 def touch_refunds(con: duckdb.DuckDBPyConnection, src: str) -> None:
-    """Append rollup_merchant_touch rows for payments of relation `src` refunded by an update."""
+    """Append the refund deltas of payments of relation `src` refunded by an update.
+
+    The closed loop's step-10 rows and, in a version-3 file, `refunded` of the payment's merchant in
+    its week (ingestion adds the hour and day deltas itself). Nothing else of version 3 depends on a
+    payment's refund: GMV is not net of refunds and a refunded payer stays a payer.
+    """
     _insert_touch(con, TOUCH_REFUND_SQL.format(src=src))
+    if has_v3(con):
+        con.execute(
+            "INSERT INTO rollup_merchant_week SELECT date_trunc('week', ts) AS k, merchant_id, 0, 0, "
+            f"sum(amount)::DECIMAL(18,2), 0 FROM {src} GROUP BY ALL ORDER BY k, merchant_id"
+        )
 
 
 ROLLUP_TABLES = (
@@ -213,7 +227,76 @@ ROLLUP_TABLES = (
     "rollup_merchant_hour",
     "rollup_merchant_day",
     "rollup_merchant_touch",
+    "rollup_user_hour",
+    "rollup_entity_hour",
+    "rollup_entity_day",
+    "rollup_merchant_week",
 )
+# The tables schema version 3 added (store/migrations/003_bounded_state.sql).
+V3_TABLES = ("rollup_user_hour", "rollup_entity_hour", "rollup_entity_day", "rollup_merchant_week")
+
+# Per-entity sums per hour of a batch ({src}) for the top-N tables: (hour, kind, entity_id, measure,
+# value) rows. The same events as the entity_events macro of migration 3 (the raw side of the edges).
+ENTITY_SQL: dict[str, str] = {
+    "mp_visits": """SELECT date_trunc('hour', ts) AS hour, 'mp' AS kind, mp_id AS entity_id,
+                           'visits' AS measure, count(*)::DECIMAL(38,2) AS value
+                    FROM {src} GROUP BY ALL""",
+    "transactions": """
+        SELECT hour, kind, entity_id, measure, value FROM (
+          SELECT date_trunc('hour', ts) AS hour, 'mpm' AS kind, merchant_id AS entity_id,
+                 count(*)::DECIMAL(38,2) AS orders, sum(amount)::DECIMAL(38,2) AS gmv
+          FROM {src} WHERE entry = 'mini_program' AND status <> 'failed' GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN (orders, gmv))
+        UNION ALL
+        SELECT hour, kind, entity_id, measure, value FROM (
+          SELECT date_trunc('hour', ts) AS hour, 'live' AS kind, live_id AS entity_id,
+                 count(*)::DECIMAL(38,2) AS orders, sum(amount)::DECIMAL(38,2) AS gmv
+          FROM {src} WHERE entry = 'channels_live' AND status <> 'failed' AND live_id IS NOT NULL
+          GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN (orders, gmv))
+        UNION ALL
+        SELECT date_trunc('hour', t.ts), 'ch', l.channel_id, 'live_gmv', sum(t.amount)::DECIMAL(38,2)
+        FROM {src} t JOIN live_sessions l USING (live_id)
+        WHERE t.entry = 'channels_live' AND t.status <> 'failed' GROUP BY ALL""",
+    "oa_reads": """
+        SELECT hour, kind, entity_id, measure, value FROM (
+          SELECT date_trunc('hour', ts) AS hour, 'oa' AS kind, account_id AS entity_id,
+                 count(*)::DECIMAL(38,2) AS reads,
+                 count(*) FILTER (WHERE shared)::DECIMAL(38,2) AS shares
+          FROM {src} GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN (reads, shares)) WHERE value <> 0""",
+    "oa_follows": """SELECT date_trunc('hour', ts) AS hour, 'oa' AS kind, account_id AS entity_id,
+                            action || 's' AS measure, count(*)::DECIMAL(38,2) AS value
+                     FROM {src} GROUP BY ALL""",
+    "channel_views": """
+        SELECT hour, kind, entity_id, measure, value FROM (
+          SELECT date_trunc('hour', ts) AS hour, 'ch' AS kind, channel_id AS entity_id,
+                 count(*)::DECIMAL(38,2) AS views,
+                 count(*) FILTER (WHERE live_id IS NOT NULL)::DECIMAL(38,2) AS live_views,
+                 count(*) FILTER (WHERE completed)::DECIMAL(38,2) AS completed
+          FROM {src} GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN (views, live_views, completed)) WHERE value <> 0""",
+    "wecom_contacts": """SELECT date_trunc('hour', ts) AS hour, 'corp' AS kind, corp_id AS entity_id,
+                                CASE action WHEN 'add' THEN 'added' ELSE 'removed' END AS measure,
+                                count(*)::DECIMAL(38,2) AS value
+                         FROM {src} GROUP BY ALL""",
+    "wecom_messages": """
+        SELECT hour, kind, entity_id, measure, value FROM (
+          SELECT date_trunc('hour', ts) AS hour, 'corp' AS kind, corp_id AS entity_id,
+                 count(*)::DECIMAL(38,2) AS messages, sum(targeted)::DECIMAL(38,2) AS targeted,
+                 sum(delivered)::DECIMAL(38,2) AS delivered
+          FROM {src} GROUP BY ALL
+        ) UNPIVOT (value FOR measure IN (messages, targeted, delivered)) WHERE value <> 0""",
+}
+
+
+def has_v3(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the file holds schema version 3's bounded state (rollup_user_hour and the rest)."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'rollup_user_hour'"
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 def sample_mod(con: duckdb.DuckDBPyConnection) -> int:
@@ -232,30 +315,40 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
     """Append the rollup deltas of the given source relations (table name -> relation to read).
 
     With the real tables as sources this builds rollups from scratch (after `clear`); with a batch's
-    registered relations it appends that batch's deltas. Runs in the caller's transaction.
+    registered relations it appends that batch's deltas. Runs in the caller's transaction. A file
+    older than schema version 3 gets only the rollups it has (ingestion into an unmigrated file).
     """
     mod = sample_mod(con)
+    v3 = has_v3(con)
     minute_parts = [MINUTE_SQL[t].format(src=rel) for t, rel in sources.items() if t in MINUTE_SQL]
     if minute_parts:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _rollup_delta AS "
+            "CREATE OR REPLACE TEMP TABLE _rollup_delta AS SELECT minute, measure, dim, "
+            "sum(value) AS value FROM ("
             + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in minute_parts)
+            + ") WHERE minute IS NOT NULL GROUP BY ALL"
         )
-        con.execute(
-            "INSERT INTO rollup_minute SELECT minute, measure, dim, sum(value) FROM _rollup_delta "
-            "WHERE minute IS NOT NULL GROUP BY ALL ORDER BY minute"
-        )
+        con.execute("INSERT INTO rollup_minute SELECT * FROM _rollup_delta ORDER BY minute")
         con.execute(
             "INSERT INTO rollup_hour SELECT date_trunc('hour', minute), measure, dim, sum(value) "
-            "FROM _rollup_delta WHERE minute IS NOT NULL GROUP BY ALL ORDER BY 1"
+            "FROM _rollup_delta GROUP BY ALL ORDER BY 1"
         )
         con.execute("DROP TABLE _rollup_delta")
     act_parts = [ACTIVITY_SQL[t].format(src=rel) for t, rel in sources.items() if t in ACTIVITY_SQL]
     if act_parts:
+        # One pass over the batch's user events: every user's flag combinations per hour with the
+        # minutes they happened in (the exact sets), and from them the sampled users' hours and days.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _active_delta AS SELECT date_trunc('hour', ts) AS hour, "
-            "user_id, bit_or(flags)::INTEGER AS flags FROM (" + " UNION ALL ".join(act_parts) + ") "
-            "WHERE user_id % $mod = 0 GROUP BY ALL",
+            "CREATE OR REPLACE TEMP TABLE _user_delta AS SELECT date_trunc('hour', ts) AS hour, "
+            "user_id, flags::INTEGER AS flags, "
+            "bit_or(1::BIGINT << ((epoch(ts) - epoch(date_trunc('hour', ts))) // 60)::INTEGER) "
+            "AS minutes FROM (" + " UNION ALL ".join(act_parts) + ") GROUP BY ALL"
+        )
+        if v3:
+            con.execute("INSERT INTO rollup_user_hour SELECT * FROM _user_delta ORDER BY hour")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _active_delta AS SELECT hour, user_id, "
+            "bit_or(flags)::INTEGER AS flags FROM _user_delta WHERE user_id % $mod = 0 GROUP BY ALL",
             {"mod": mod},
         )
         con.execute(
@@ -266,6 +359,7 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
             "bit_or(flags)::INTEGER FROM _active_delta GROUP BY ALL ORDER BY day"
         )
         con.execute("DROP TABLE _active_delta")
+        con.execute("DROP TABLE _user_delta")
     if "transactions" in sources:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _merchant_delta AS "
@@ -274,12 +368,30 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
         con.execute(
             "INSERT INTO rollup_merchant_hour SELECT * FROM _merchant_delta ORDER BY hour, merchant_id"
         )
-        con.execute(
-            "INSERT INTO rollup_merchant_day SELECT date_trunc('day', hour) AS day, merchant_id, "
-            "sum(orders)::BIGINT, sum(gmv), sum(refunded), sum(member_gmv) FROM _merchant_delta "
-            "GROUP BY ALL ORDER BY day, merchant_id"
-        )
+        for table, unit in (("rollup_merchant_day", "day"), ("rollup_merchant_week", "week")):
+            if unit == "week" and not v3:
+                continue
+            con.execute(
+                f"INSERT INTO {table} SELECT date_trunc('{unit}', hour) AS k, merchant_id, "
+                "sum(orders)::BIGINT, sum(gmv), sum(refunded), sum(member_gmv) FROM _merchant_delta "
+                "GROUP BY ALL ORDER BY k, merchant_id"
+            )
         con.execute("DROP TABLE _merchant_delta")
+    entity_parts = [ENTITY_SQL[t].format(src=rel) for t, rel in sources.items() if t in ENTITY_SQL]
+    if entity_parts and v3:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _entity_delta AS "
+            + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in entity_parts)
+        )
+        con.execute(
+            "INSERT INTO rollup_entity_hour SELECT * FROM _entity_delta WHERE hour IS NOT NULL "
+            "ORDER BY hour"
+        )
+        con.execute(
+            "INSERT INTO rollup_entity_day SELECT date_trunc('day', hour) AS day, kind, entity_id, "
+            "measure, sum(value) FROM _entity_delta WHERE hour IS NOT NULL GROUP BY ALL ORDER BY day"
+        )
+        con.execute("DROP TABLE _entity_delta")
     touch_parts = [TOUCH_SQL[t].format(src=rel) for t, rel in sources.items() if t in TOUCH_SQL]
     if touch_parts:
         _insert_touch(con, " UNION ALL ".join(f"SELECT * FROM ({p})" for p in touch_parts))
@@ -321,15 +433,18 @@ def _insert_touch(con: duckdb.DuckDBPyConnection, union_sql: str) -> None:
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty every rollup table."""
+    """Empty every rollup table the file has."""
+    v3 = has_v3(con)
     for t in ROLLUP_TABLES:
-        con.execute(f"DELETE FROM {t}")
+        if v3 or t not in V3_TABLES:
+            con.execute(f"DELETE FROM {t}")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute every rollup from the raw tables (generator, migration 2, repair)."""
+    """Recompute every rollup from the raw tables (generator, migrations 2 and 3, repair)."""
     clear(con)
-    apply(con, {t: t for t in MINUTE_SQL.keys() | ACTIVITY_SQL.keys() | TOUCH_SQL.keys()})
+    tables = MINUTE_SQL.keys() | ACTIVITY_SQL.keys() | TOUCH_SQL.keys() | ENTITY_SQL.keys()
+    apply(con, {t: t for t in sorted(tables)})
 
 
 def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
@@ -342,7 +457,10 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")
         con.execute("DROP TABLE _c")
-    for table, key in (("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")):
+    merchant_tiers = [("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")]
+    if has_v3(con):
+        merchant_tiers.append(("rollup_merchant_week", "week"))
+    for table, key in merchant_tiers:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, merchant_id, sum(orders)::BIGINT AS orders, "
             f"sum(gmv) AS gmv, sum(refunded) AS refunded, sum(member_gmv) AS member_gmv "
@@ -355,6 +473,22 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
     con.execute("DELETE FROM rollup_merchant_touch")
     _insert_touch(con, "SELECT * FROM _t")
     con.execute("DROP TABLE _t")
+    if has_v3(con):
+        for table, key in (("rollup_entity_hour", "hour"), ("rollup_entity_day", "day")):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, kind, entity_id, measure, "
+                f"sum(value) AS value FROM {table} GROUP BY ALL ORDER BY {key}"
+            )
+            con.execute(f"DELETE FROM {table}")
+            con.execute(f"INSERT INTO {table} SELECT * FROM _c")
+            con.execute("DROP TABLE _c")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _c AS SELECT hour, user_id, flags, bit_or(minutes) AS "
+            "minutes FROM rollup_user_hour GROUP BY ALL ORDER BY hour"
+        )
+        con.execute("DELETE FROM rollup_user_hour")
+        con.execute("INSERT INTO rollup_user_hour SELECT * FROM _c")
+        con.execute("DROP TABLE _c")
     for table, key in (("rollup_active_hour_sample", "hour"), ("rollup_active_day_sample", "day")):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, user_id, bit_or(flags)::INTEGER AS flags "
@@ -363,3 +497,31 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} SELECT * FROM _c")
         con.execute("DROP TABLE _c")
+
+
+def build_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill the tables migration 3 adds from the raw tables (`ecotop migrate` of an older file)."""
+    for t in V3_TABLES:
+        con.execute(f"DELETE FROM {t}")
+    act = [ACTIVITY_SQL[t].format(src=t) for t in sorted(ACTIVITY_SQL)]
+    con.execute(
+        "INSERT INTO rollup_user_hour SELECT date_trunc('hour', ts) AS hour, user_id, "
+        "flags::INTEGER, bit_or(1::BIGINT << ((epoch(ts) - epoch(date_trunc('hour', ts))) // 60)"
+        "::INTEGER) FROM (" + " UNION ALL ".join(act) + ") GROUP BY ALL ORDER BY hour"
+    )
+    con.execute(
+        "INSERT INTO rollup_merchant_week SELECT date_trunc('week', day) AS k, merchant_id, "
+        "sum(orders)::BIGINT, sum(gmv), sum(refunded), sum(member_gmv) FROM rollup_merchant_day "
+        "GROUP BY ALL ORDER BY k, merchant_id"
+    )
+    ent = [ENTITY_SQL[t].format(src=t) for t in sorted(ENTITY_SQL)]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _entity_delta AS "
+        + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in ent)
+    )
+    con.execute("INSERT INTO rollup_entity_hour SELECT * FROM _entity_delta ORDER BY hour")
+    con.execute(
+        "INSERT INTO rollup_entity_day SELECT date_trunc('day', hour) AS day, kind, entity_id, "
+        "measure, sum(value) FROM _entity_delta GROUP BY ALL ORDER BY day"
+    )
+    con.execute("DROP TABLE _entity_delta")

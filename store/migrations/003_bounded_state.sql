@@ -1,0 +1,161 @@
+-- ecotop schema version 3: the bounded state every screen reads (docs/ARCHITECTURE.md, "Bounded
+-- state"). Like version 2's rollups, every row is an additive delta appended by ingestion in the
+-- same transaction as its raw rows (store.rollups.apply); readers merge rows of one key.
+
+-- Exact per-hour user sets: which users did what in each hour, and in which minutes of it.
+--   hour      the UTC hour of the events
+--   flags     the activity flags of these events (store.rollups.FLAGS; one combination per row:
+--             a user whose events in the hour carry different combinations has several rows)
+--   minutes   bit m set when such an event happened in minute m of the hour (0..59)
+-- Distinct users with flag f in any minute-aligned window [s, e): the users of the rows whose hour
+-- overlaps the window and whose minutes meet the window's part of that hour (user_minute_mask),
+-- OR-ing their flags. Exact for every window (24h reads 24-25 hours of rows, never raw events).
+CREATE TABLE rollup_user_hour (
+    hour    TIMESTAMPTZ NOT NULL,
+    user_id BIGINT NOT NULL,
+    flags   INTEGER NOT NULL,
+    minutes BIGINT NOT NULL
+);
+
+-- The bits of minutes m with hour + m minutes in [s, e), for an hour row (0 when none).
+CREATE MACRO user_minute_mask(hour, s, e) AS (
+    CASE
+      WHEN least(60, greatest(0, (epoch(e) - epoch(hour)) // 60))
+           <= least(60, greatest(0, (epoch(s) - epoch(hour)) // 60)) THEN 0::BIGINT
+      ELSE (1::BIGINT << least(60, greatest(0, (epoch(e) - epoch(hour)) // 60))::INTEGER)
+           - (1::BIGINT << least(60, greatest(0, (epoch(s) - epoch(hour)) // 60))::INTEGER)
+    END
+);
+
+-- (user_id, flags) rows of every user active in [s, e) (minute-aligned): exact. Group by user_id
+-- and bit_or(flags) for each user's flags in the window.
+CREATE MACRO user_window(s, e) AS TABLE
+    SELECT user_id, flags FROM rollup_user_hour
+    WHERE hour >= date_trunc('hour', s::TIMESTAMPTZ) AND hour < e
+      AND (minutes & user_minute_mask(hour, s, e)) <> 0;
+
+-- Per-entity sums for the pillar views' top-N tables, per UTC hour and per UTC day:
+--   kind       mp (a Mini Program: visits), mpm (a merchant's Mini Program payments: orders, gmv),
+--              oa (an Official Account: reads, shares, follows, unfollows), ch (a Channels
+--              channel: views, live_views, completed, live_gmv), live (a live session: orders, gmv),
+--              corp (a WeCom enterprise: added, removed, messages, targeted, delivered)
+--   entity_id  the id of that kind (mp_id, merchant_id, account_id, channel_id, live_id, corp_id)
+--   measure    what is summed; value: the sum (money in CNY)
+CREATE TABLE rollup_entity_hour (
+    hour      TIMESTAMPTZ NOT NULL,
+    kind      VARCHAR NOT NULL,
+    entity_id BIGINT NOT NULL,
+    measure   VARCHAR NOT NULL,
+    value     DECIMAL(38, 2) NOT NULL
+);
+
+CREATE TABLE rollup_entity_day (
+    day       TIMESTAMPTZ NOT NULL,
+    kind      VARCHAR NOT NULL,
+    entity_id BIGINT NOT NULL,
+    measure   VARCHAR NOT NULL,
+    value     DECIMAL(38, 2) NOT NULL
+);
+
+-- Per-entity events (ts, kind, entity_id, measure, value) of the raw tables in [a, b): the same
+-- rows store.rollups.ENTITY_SQL sums into the tables above, for the partial hours at a window's
+-- edges. Plain ts ranges, so zone maps keep each scan to those minutes.
+CREATE MACRO entity_events(a, b) AS TABLE
+    SELECT ts, 'mp' AS kind, mp_id AS entity_id, 'visits' AS measure, 1::DECIMAL(38, 2) AS value
+    FROM mp_visits WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'mpm', merchant_id, 'orders', 1 FROM transactions
+    WHERE ts >= a AND ts < b AND entry = 'mini_program' AND status <> 'failed'
+    UNION ALL
+    SELECT ts, 'mpm', merchant_id, 'gmv', amount FROM transactions
+    WHERE ts >= a AND ts < b AND entry = 'mini_program' AND status <> 'failed'
+    UNION ALL
+    SELECT ts, 'oa', account_id, 'reads', 1 FROM oa_reads WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'oa', account_id, 'shares', 1 FROM oa_reads WHERE ts >= a AND ts < b AND shared
+    UNION ALL
+    SELECT ts, 'oa', account_id, action || 's', 1 FROM oa_follows WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'ch', channel_id, 'views', 1 FROM channel_views WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'ch', channel_id, 'live_views', 1 FROM channel_views
+    WHERE ts >= a AND ts < b AND live_id IS NOT NULL
+    UNION ALL
+    SELECT ts, 'ch', channel_id, 'completed', 1 FROM channel_views WHERE ts >= a AND ts < b AND completed
+    UNION ALL
+    SELECT t.ts, 'ch', l.channel_id, 'live_gmv', t.amount
+    FROM transactions t JOIN live_sessions l USING (live_id)
+    WHERE t.ts >= a AND t.ts < b AND t.entry = 'channels_live' AND t.status <> 'failed'
+    UNION ALL
+    SELECT ts, 'live', live_id, 'orders', 1 FROM transactions
+    WHERE ts >= a AND ts < b AND entry = 'channels_live' AND status <> 'failed' AND live_id IS NOT NULL
+    UNION ALL
+    SELECT ts, 'live', live_id, 'gmv', amount FROM transactions
+    WHERE ts >= a AND ts < b AND entry = 'channels_live' AND status <> 'failed' AND live_id IS NOT NULL
+    UNION ALL
+    SELECT ts, 'corp', corp_id, CASE action WHEN 'add' THEN 'added' ELSE 'removed' END, 1
+    FROM wecom_contacts WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'corp', corp_id, 'messages', 1 FROM wecom_messages WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'corp', corp_id, 'targeted', targeted FROM wecom_messages WHERE ts >= a AND ts < b
+    UNION ALL
+    SELECT ts, 'corp', corp_id, 'delivered', delivered FROM wecom_messages WHERE ts >= a AND ts < b;
+
+-- (kind, entity_id, measure, value) delta rows of every entity event in [s, e) (minute-aligned),
+-- for the kinds in the list `kinds`: whole UTC days from rollup_entity_day, the other whole hours
+-- from rollup_entity_hour, the partial hours at either edge from the raw events (entity_events).
+-- Exact; its cost does not grow with the window (at most 2 partial hours of raw rows) nor the history.
+CREATE MACRO entity_window(s, e, kinds) AS TABLE
+    SELECT kind, entity_id, measure, value FROM rollup_entity_day
+    WHERE list_contains(kinds, kind)
+      AND day >= date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
+      AND day < date_trunc('day', date_trunc('hour', e))
+    UNION ALL
+    SELECT kind, entity_id, measure, value FROM rollup_entity_hour
+    WHERE list_contains(kinds, kind)
+      AND hour >= date_trunc('hour', s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', e)
+      AND (hour < date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
+           OR hour >= date_trunc('day', date_trunc('hour', e))
+           OR date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
+              >= date_trunc('day', date_trunc('hour', e)))
+    UNION ALL
+    SELECT kind, entity_id, measure, value
+    FROM entity_events(s, least(e, date_trunc('hour', s + INTERVAL 59 MINUTE)))
+    WHERE list_contains(kinds, kind)
+    UNION ALL
+    SELECT kind, entity_id, measure, value
+    FROM entity_events(greatest(s, date_trunc('hour', e),
+                                least(date_trunc('hour', s + INTERVAL 59 MINUTE), e)), e)
+    WHERE list_contains(kinds, kind);
+
+-- Per-merchant payment sums per ISO week (weeks starting Monday 00:00 UTC), the third tier of
+-- rollup_merchant_hour / rollup_merchant_day (same columns and meaning): a 30-day merchant list
+-- reads about 4 weeks, 6 days and 24 hours of rows instead of 30 days.
+CREATE TABLE rollup_merchant_week (
+    week        TIMESTAMPTZ NOT NULL,
+    merchant_id BIGINT NOT NULL,
+    orders      BIGINT NOT NULL,
+    gmv         DECIMAL(18, 2) NOT NULL,
+    refunded    DECIMAL(18, 2) NOT NULL,
+    member_gmv  DECIMAL(18, 2) NOT NULL
+);
+
+-- The sums of every rollup measure per bucket over [s, e) split into n equal buckets, for one
+-- measure prefix (e.g. 'pay.%'): the preamble every <pillar>/series query shares. Up to 24h from
+-- rollup_minute; beyond, from rollup_hour for whole hours (an hour counts in the bucket where it
+-- starts) plus rollup_minute for the partial hours at either edge, so the buckets add up to the
+-- window's totals. Returns (i, measure, dim, value) delta rows; i is 0 .. n - 1.
+CREATE MACRO rollup_buckets(s, e, n, pattern) AS TABLE
+    SELECT least(n - 1, greatest(0, floor((epoch(t) - epoch(s)) * n / (epoch(e) - epoch(s)))))::BIGINT AS i,
+           measure, dim, value
+    FROM (
+        SELECT minute AS t, measure, dim, value FROM rollup_minute
+        WHERE minute >= s AND minute < e AND measure LIKE pattern
+          AND (e - s <= INTERVAL 24 HOUR
+               OR minute < date_trunc('hour', s + INTERVAL 59 MINUTE) OR minute >= date_trunc('hour', e))
+        UNION ALL
+        SELECT hour, measure, dim, value FROM rollup_hour
+        WHERE e - s > INTERVAL 24 HOUR AND measure LIKE pattern
+          AND hour >= date_trunc('hour', s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', e)
+    );
