@@ -27,10 +27,38 @@ def test_counts_use_separators_then_compact_units(value: int, text: str) -> None
 
 
 def test_money_is_yuan_with_two_decimals_or_compact() -> None:
-    assert format_value("money", Decimal("1234.5")) == "¥1,234.50"
+    """One rule (#11): cents below ¥1,000, compact from there, so no table mixes ¥71,959.72 and
+    ¥351K, and no tile's money grows wide enough to touch its label."""
+    assert format_value("money", Decimal("1234.5")) == "¥1.23K"
+    assert format_value("money", Decimal("71959.72")) == "¥72.0K"
+    assert format_value("money", Decimal("37225")) == "¥37.2K"
+    assert format_value("money", Decimal("999.99")) == "¥999.99"
+    assert format_value("money", Decimal("999.996")) == "¥1.00K"
+    assert format_value("money", Decimal("23.45")) == "¥23.45"
     assert format_value("money", Decimal("0")) == "¥0.00"
     assert format_value("money", Decimal("1600000000000")) == "¥1.60T"
     assert format_value("money", Decimal("250000")) == "¥250K"
+    assert format_value("money", Decimal("-5000")) == "-¥5.00K"
+
+
+def test_one_format_for_the_cli_and_the_screen() -> None:
+    """`ecotop kpis` and `ecotop merchant` print what the tiles print (#11: 0.00% vs 0.0%)."""
+    from ecotop.tui.commands import kpis as cli
+
+    for kind, value in [("rate", 0.0), ("rate", 0.0022), ("money", 71959.72), ("count", 1234)]:
+        assert cli.format_value(kind, value) == format_value(kind, value)
+    for kind, change in [("count", 12.345), ("rate", -0.126), ("money", None)]:
+        assert cli.format_change(kind, change) == format_change(kind, change)
+
+
+def test_growth_and_plurals() -> None:
+    from ecotop.tui.widgets.format import format_growth, plural
+
+    assert format_growth(0.2) == "▲ 20.0%"
+    assert format_growth(-2 / 3) == "▼ 66.7%"
+    assert format_growth(None) == "—"
+    assert plural(1, "row") == "1 row" and plural(2, "row") == "2 rows"
+    assert plural(1, "live", "live") == "1 live" and plural(1234, "merchant") == "1,234 merchants"
 
 
 @pytest.mark.parametrize(
@@ -39,9 +67,11 @@ def test_money_is_yuan_with_two_decimals_or_compact() -> None:
         (0.9995, "99.95%"),
         (0.99995, "99.995%"),
         (0.999999, "99.9999%"),
-        (1.0, "100.0%"),
+        (1.0, "100.00%"),
         (0.5, "50.00%"),
-        (0.0, "0.0%"),
+        (0.0, "0.00%"),
+        (0.0007, "0.07%"),
+        (0.0022, "0.22%"),
         (0.00001, "0.001%"),
     ],
 )

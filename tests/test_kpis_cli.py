@@ -115,8 +115,9 @@ def test_table_is_aligned_and_marks_changes(tiny: Path) -> None:
     body = lines[2 : 2 + len(MEASURES)]
     assert len({len(line) for line in body if line.rstrip().endswith(("%", "pp", "—"))}) <= 3
     text = res.stdout
-    assert "+200.0%" in text  # 3 transactions against 1
-    assert "-25.00pp" in text  # success rate 75% against 100%
+    # written as the tiles write them (#11: one format, CLI == screen)
+    assert "▲ 200.0%" in text  # 3 transactions against 1
+    assert "▼ 25.0pp" in text  # success rate 75% against 100%
     assert "¥70.50" in text and "75.00%" in text
     month = run(str(tiny), "--range", "30d").stdout
     assert "≈" in month
@@ -194,12 +195,12 @@ def test_a_closed_pipe_ends_quietly(tiny: Path) -> None:
 def test_the_process_imports_nothing_heavy(tiny: Path) -> None:
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from ecotop.tui.cli import main\n"
         "try:\n"
         f"    main(['kpis', {str(tiny)!r}, '--json'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'polars', 'pandas'})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich', 'polars', 'pandas'})\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Default range 1h; default output an aligned table (pillar, measure, value, previous, change: percent
 for counts and money, percentage points for rates, "—" without a previous value, "≈" before an
-approximate value). `--json` prints exactly
+approximate value), written exactly as the dashboard writes them (tui/widgets/format.py). `--json` prints exactly
 `{"range", "as_of", "pillars": {PILLAR: {MEASURE: {"value", "previous"}}}}` (rates as fractions,
 money as numbers in CNY, previous null when the previous window has no data, as_of in ISO 8601 with
 the display zone's offset); `--csv` one row per measure with a header.
@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import sys
 from datetime import tzinfo
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ecotop.tui.cli import guarded
+from ecotop.tui.widgets.format import format_change, format_value
+
+__all__ = ["format_change", "format_value"]  # the screen's formatter: one format everywhere
 
 RANGE_CHOICES = ("15m", "1h", "24h", "7d", "30d")
 DEFAULT_RANGE = "1h"
@@ -44,35 +45,6 @@ def display_zone(meta_zone: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise BadInput(f"unknown time zone {name!r} (use a name like Asia/Shanghai)") from None
-
-
-def format_value(kind: str, value: Any) -> str:
-    """A value for the table: counts and money in full with separators, rates as percentages with
-    enough decimals that 0.9995 never reads 100%."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return DASH
-    if kind == "count":
-        return f"{round(float(value)):,}"
-    if kind == "money":
-        return f"¥{Decimal(str(value)).quantize(Decimal('0.01')):,}"
-    if kind == "rate":
-        pct = float(value) * 100
-        for digits in (2, 3, 4, 5, 6):
-            text = f"{pct:.{digits}f}"
-            if (0 < pct < 100) <= (0 < float(text) < 100):
-                return f"{text}%"
-        return f"{pct:.6f}%"
-    x = float(value)
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}"
-
-
-def format_change(kind: str, change: float | None) -> str:
-    """+3.4% (counts, money, ratios), -0.12pp (rates), — without a previous value."""
-    if change is None or not math.isfinite(change):
-        return DASH
-    if kind == "rate":
-        return f"{change:+.2f}pp"
-    return f"{change:+.1f}%"
 
 
 def _table(ks: Any, as_of: str) -> str:

@@ -1,6 +1,15 @@
-"""How measures look on screen: values per kind, changes with arrows, "≈" for approximate values.
+"""How measures look on screen and in the CLI's tables: values per kind, changes with arrows, "≈" for
+approximate values. One rule everywhere (tiles, tables, charts, `ecotop kpis`/`merchant`/`check`):
 
-Pure functions (no Textual) so the formatting contract is tested on its own.
+- money: below ¥1,000 in yuan with cents (`¥23.45`); from ¥1,000 compact with 3 significant figures
+  (`¥1.29K`, `¥37.2K`, `¥351K`, `¥1.20M`), so no column mixes `¥71,959.72` with `¥351K`;
+- counts: digits with separators up to 99,999, then compact (`123K`); one thing is `1`, never `1.0`;
+- rates: a percentage with at least two decimals and more when rounding would reach 0% or 100%
+  (`0.07%`, `99.95%`, `99.995%`; exactly `0.00%`, `100.00%`);
+- changes: `▲ 3.4%` (counts, money, ratios), `▼ 0.12pp` (rates), `= 0%`, `—` without a baseline.
+
+Pure functions (no Textual) so the formatting contract is tested on its own and the headless
+commands share it without importing a UI.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ def _compact(x: float, prefix: str = "") -> str:
     """123456 -> 123K; 1.2e6 -> 1.20M; 3.4e9 -> 3.40B (3 significant figures)."""
     a = abs(x)
     sign = "-" if x < 0 else ""
-    if a < 1e3:
+    if round(a) < 1e3:
         return f"{sign}{prefix}{a:,.0f}"
     for i, (limit, suffix) in enumerate(_UNITS):
         last = i == len(_UNITS) - 1
@@ -38,15 +47,21 @@ def _compact(x: float, prefix: str = "") -> str:
 
 
 def format_count(value: Any, compact: bool = True) -> str:
+    """A whole number: `12,345`, then `123K` (compact) from 100,000."""
     x = float(value)
     if compact and abs(x) >= 1e5:
         return _compact(x)
     return f"{round(x):,}"
 
 
+#: Money from this many yuan is written compact (¥1.29K); below it, with cents.
+MONEY_COMPACT_FROM = 1e3
+
+
 def format_money(value: Any, compact: bool = True) -> str:
-    x = float(value) if not isinstance(value, Decimal) else float(value)
-    if compact and abs(x) >= 1e5:
+    """CNY: `¥23.45` below ¥1,000, `¥1.29K`/`¥351K`/`¥1.20M` from there (compact=False: in full)."""
+    x = float(value)
+    if compact and abs(round(x, 2)) >= MONEY_COMPACT_FROM:
         return _compact(x, "¥")
     sign = "-" if x < 0 else ""
     return f"{sign}¥{abs(Decimal(str(value))).quantize(Decimal('0.01')):,}"
@@ -56,7 +71,7 @@ def format_rate(value: Any) -> str:
     """A fraction as a percentage with enough decimals that 0.9995 never shows as 100%."""
     pct = float(value) * 100.0
     if pct >= 100.0 or pct <= 0.0:
-        return f"{pct:.1f}%" if pct in (0.0, 100.0) else f"{pct:.2f}%"
+        return f"{pct:.2f}%"
     # Two decimals usually; more when rounding would reach 100% (or 0%).
     for digits in (2, 3, 4, 5, 6):
         text = f"{pct:.{digits}f}"
@@ -100,8 +115,20 @@ def format_value(kind: str, value: Any, *, approx: bool = False, compact: bool =
     return f"≈{text}" if approx else text
 
 
+def format_growth(fraction: Any) -> str:
+    """A growth given as a fraction (gmv / gmv_previous - 1), written as a change: `▲ 20.0%`."""
+    if fraction is None or (isinstance(fraction, float) and not math.isfinite(fraction)):
+        return DASH
+    return format_change("count", float(fraction) * 100.0)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`: the count with the word in the right number."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def format_change(kind: str, change: float | None) -> str:
-    """The change against the previous window: "▲ 3.4%" (counts, money), "▼ 0.12pp" (rates), "—"."""
+    """The change against the baseline: "▲ 3.4%" (counts, money), "▼ 0.12pp" (rates), "—"."""
     if change is None or (isinstance(change, float) and not math.isfinite(change)):
         return DASH
     unit = "pp" if kind == "rate" else "%"
