@@ -104,3 +104,45 @@ def test_sparklines_fit_their_width_and_start_at_zero() -> None:
     assert spark_text([None, 4, 8], 3) == " ▄█"
     rows = spark_rows([0, 8, 16], 3, height=2)
     assert rows == ["  █", " ██"] or rows == ["  █", " ▄█"]
+
+
+def _documented_columns() -> list[tuple[str, str, str]]:
+    """(query, column, description) of every pillar table and chart query, from the header comments
+    of its SQL file (`--   name   description`)."""
+    import re
+    from pathlib import Path
+
+    from ecotop.queries.views import PILLAR_VIEWS
+
+    root = Path(__file__).resolve().parent.parent / "queries"
+    names = {q for spec in PILLAR_VIEWS.values() for part in spec.values() for q in part.values()}
+    names |= {f"{p}/series" for p in PILLAR_VIEWS}
+    out = []
+    for name in sorted(names):
+        for line in (root / f"{name}.sql").read_text().splitlines():
+            m = re.match(r"^--   ([a-z_0-9]+)\s+(.+)$", line)
+            if m:
+                out.append((name, m.group(1), m.group(2)))
+    return out
+
+
+def test_every_rate_column_of_every_pillar_reads_as_a_percentage() -> None:
+    """#11 point 7: Pay Score 'by scenario' showed `collection rate d0 0`, `d7 1`, and growth lost
+    its %. Every column documented as a fraction (share, rate, growth) goes through the tiles'
+    formatter: a percentage, a growth as a change with an arrow."""
+    from ecotop.tui.widgets.charts import column_kind, format_cell
+
+    checked = 0
+    for query, column, what in _documented_columns():
+        fraction = "(fraction" in what or what.startswith("share of")
+        series_rate = query.endswith("/series") and " / " in what and "CNY" not in what
+        if not (fraction or series_rate):
+            continue
+        checked += 1
+        assert column_kind(column) == "rate", (query, column, what)
+        cell = format_cell(column, 0.2)
+        if column.endswith("_growth"):
+            assert cell == "▲ 20.0%", (query, column, cell)
+        else:
+            assert cell == "20.00%", (query, column, cell)
+    assert checked >= 25

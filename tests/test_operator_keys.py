@@ -97,3 +97,39 @@ async def test_help_is_context_sensitive(tiny_db: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         merchants = "\n".join(screen_lines(app)).lower()
         assert "invert" in merchants and "invert" not in overview
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "forbidden"),
+    [
+        ("lives_started", [0, 1, 0, 1, 0, 0, 1], "."),  # no `0.33` lives
+        ("net_followers", [0, -1, 1, 0, -1, 2, 0], "."),  # no `-2.5` net followers
+        ("success_rate", [0.9931, 0.9951, 0.9942, 0.9960], "0.99"),  # in % as the tile
+    ],
+)
+async def test_chart_axes_read_as_their_tiles(column: str, values: list, forbidden: str) -> None:
+    """Counts on whole-number axes, rates in percent (#11 charts)."""
+    import re
+    from datetime import timedelta
+
+    from textual.app import App
+
+    from ecotop.tui.widgets.charts import ChartBox
+
+    class One(App[None]):
+        def compose(self):
+            yield ChartBox(column, column, id="c")
+
+    app = One()
+    async with app.run_test(size=(60, 16)) as pilot:
+        box = app.query_one(ChartBox)
+        xs = [FIXED + timedelta(minutes=2 * i) for i in range(len(values))]
+        box.show(xs, values, zone=UTC, long=False)
+        await pilot.pause(0.3)
+        lines = screen_lines(app)
+        labels = [m.group(1) for ln in lines if (m := re.match(r"^\s*(-?[\d.,KM]+)\s*┤", ln))]
+        assert len(labels) >= 2, lines
+        assert not any(forbidden in lab for lab in labels), labels
+        if column == "success_rate":
+            assert all(lab.startswith("99") for lab in labels), labels  # its own range
+        assert any(re.search(r"\d\d:\d\d", ln) for ln in lines)  # clock time on the x axis

@@ -17,13 +17,17 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from ecotop.tui.widgets.format import format_value
+from ecotop.tui.widgets.format import format_growth, format_value
+
+#: A column is a fraction shown in % when one of its words is one of these (collection_rate_d0,
+#: views_share, reads_growth, message_reach; not `shares`, a count).
+_RATE_WORD = re.compile(r"(^|_)(rate|share|growth|reach)(_|$)")
 
 
 def column_kind(name: str) -> str:
     """How to show a column, from its name: rate (share, growth), money, count or text."""
     n = name.lower()
-    if n.endswith(("_rate", "_share", "_growth", "share", "completion_rate", "message_reach")):
+    if _RATE_WORD.search(n):
         return "rate"
     if "gmv" in n or n in ("aov", "refunded", "amount", "deposits_waived", "arppu"):
         return "money"
@@ -49,10 +53,27 @@ def format_cell(name: str, value: Any, zone: Any = None) -> str:
         if kind == "id":
             return str(value)
         if kind == "rate" and name.endswith("_growth"):
-            pct = float(value) * 100
-            return f"{'+' if pct > 0 else ''}{pct:.1f}%"
+            return format_growth(value)  # as the tiles write a change: ▲ 20.0%
         return format_value(kind, value, compact=True)
     return str(value)
+
+
+def column_order(names: Sequence[str]) -> list[str]:
+    """Columns with each `X_previous` and `X_growth` moved right after `X`, so a narrow terminal cuts
+    the least read columns, not a growth in the middle of its number."""
+    out = [n for n in names if not n.endswith(("_previous", "_growth"))]
+    for n in names:
+        if not n.endswith(("_previous", "_growth")):
+            continue
+        base = n.rsplit("_", 1)[0]
+        if base in out:
+            at = out.index(base) + 1
+            while at < len(out) and out[at].startswith(base + "_") and out[at] != base:
+                at += 1
+            out.insert(at, n)
+        else:
+            out.append(n)
+    return out
 
 
 def heading(name: str) -> str:
@@ -105,10 +126,45 @@ class ChartBox(Vertical):
             plt.xticks(ticks, labels)
         total = [v for v in values if v is not None]
         if total:
-            lo, hi = min(total), max(total)
-            if lo == hi:
-                plt.ylim(lo - 1 if lo else 0, hi + 1)
+            kind = column_kind(self.column)
+            # counts and money from zero (honest heights); a rate on its own range (a 99.3-99.6%
+            # success rate is not a solid bar)
+            lo, hi = (
+                (min(total), max(total)) if kind == "rate" else (min(0.0, min(total)), max(total))
+            )
+            ticks = y_ticks(lo, hi, whole=kind in ("count", "money"))
+            plt.ylim(ticks[0], ticks[-1])
+            plt.yticks(ticks, [tick_label(t) for t in ticks])
         plot.refresh()
+
+
+def y_ticks(lo: float, hi: float, *, whole: bool, count: int = 4) -> list[float]:
+    """Round ticks from `lo` to at least `hi`: steps of 1, 2, 2.5 or 5 times a power of ten, and
+    whole numbers only for counts (no `0.33` lives, no `-2.5` net followers)."""
+    if hi <= lo:
+        hi = lo + 1
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1.0, float(math.ceil(step)))
+    start = math.floor(lo / step) * step
+    out = [start]
+    while out[-1] < hi - 1e-9:
+        out.append(out[-1] + step)
+    return out
+
+
+def tick_label(t: float) -> str:
+    """A y-axis label: whole numbers without decimals, compact from 10,000 (12K, 1.5M)."""
+    a = abs(t)
+    if a >= 1e4:
+        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+            if a >= limit:
+                return f"{t / limit:g}{suffix}"
+    if float(t).is_integer():
+        return f"{int(t):,}"
+    return f"{t:g}"
 
 
 def _local(ts: datetime, zone: Any) -> datetime:
@@ -135,18 +191,25 @@ class ArrowTable(DataTable):
         self._columns: tuple[str, ...] = ()
         self._rows: list[tuple[str, ...]] = []
         self._raw: list[dict[str, Any]] = []
+        self._right: set[int] = set()  # numeric columns: every cell right-aligned, "—" too
         self.filter_text = ""
 
     def show(self, table: Any, zone: Any = None) -> None:
         """Show an Arrow table (a no-op when the formatted rows did not change)."""
         raw = table.to_pylist() if table is not None else []
-        names = [n for n in (table.column_names if table is not None else []) if n not in self.hide]
+        names = column_order(
+            [n for n in (table.column_names if table is not None else []) if n not in self.hide]
+        )
         rows = [tuple(format_cell(n, r.get(n), zone) for n in names) for r in raw]
         if tuple(names) != self._columns:
             self.clear(columns=True)
             self._columns = tuple(names)
-            for n in names:
-                numeric = bool(raw) and isinstance(raw[0].get(n), int | float | Decimal)
+            self._right = set()
+            for i, n in enumerate(names):
+                first = next((r.get(n) for r in raw if r.get(n) is not None), None)
+                numeric = isinstance(first, int | float | Decimal) and not isinstance(first, bool)
+                if numeric:
+                    self._right.add(i)
                 label = Text(heading(n), justify="right" if numeric else "left")
                 self.add_column(label, key=n)
             self._rows = []
@@ -163,7 +226,10 @@ class ArrowTable(DataTable):
         for i, row in enumerate(self._rows):
             if needle and not any(needle in c.lower() for c in row):
                 continue
-            cells = [Text(c, justify="right") if _numeric_text(c) else Text(c) for c in row]
+            cells = [
+                Text(c, justify="right") if j in self._right or _numeric_text(c) else Text(c)
+                for j, c in enumerate(row)
+            ]
             self.add_row(*cells, key=str(i))
         if self.row_count:
             self.move_cursor(row=min(cursor, self.row_count - 1))
