@@ -133,3 +133,56 @@ async def test_chart_axes_read_as_their_tiles(column: str, values: list, forbidd
         if column == "success_rate":
             assert all(lab.startswith("99") for lab in labels), labels  # its own range
         assert any(re.search(r"\d\d:\d\d", ln) for ln in lines)  # clock time on the x axis
+
+
+async def test_sorting_the_merchant_list_shows_the_top(tmp_path: Path) -> None:
+    """#11 point 9: after a sort key the list opened in the middle (the cursor followed the merchant
+    it was on); with the cursor on the first row, a new sort shows the new first rows, and Industry ▲
+    reads A to Z from the top."""
+    import asyncio
+
+    import merchant_data
+
+    from ecotop.tui.screens import merchants as merchants_screen
+    from ecotop.tui.screens.merchants import MerchantsScreen
+    from ecotop.tui.widgets.merchant_table import MerchantTable
+
+    merchants_screen.clear_cache()
+    path = merchant_data.build_tiny(tmp_path / "tiny.duckdb")
+    app = make_app(
+        path,
+        clock=lambda: merchant_data.END,
+        rules=(),
+        refresh_s=3600,
+        range_key="24h",
+    )
+    try:
+        async with app.run_test(size=(100, 14)) as pilot:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            await pilot.pause(0.3)
+            await pilot.press("m")
+            while not (isinstance(app.screen, MerchantsScreen) and app.screen.view is not None):
+                assert loop.time() < deadline
+                await pilot.pause(0.05)
+            screen = app.screen
+            table = screen.query_one(MerchantTable)
+            assert table.cursor_row == 0
+            for key in ("less_than_sign", "less_than_sign"):  # gmv -> city -> industry
+                await pilot.press(key)
+                await pilot.pause(0.1)
+            assert screen.sort_column == "industry" and not screen.descending
+            assert table.cursor_row == 0 and table.scroll_y == 0
+            industries = screen.view["industry"].to_pylist()
+            assert industries == sorted(industries)
+            text = "\n".join(screen_lines(app))
+            assert "Industry ▲" in text
+            first = next(ln for ln in screen_lines(app) if industries[0] in ln)
+            assert screen_lines(app).index(first) <= 4  # the first row is on screen, at the top
+            await pilot.press("I")
+            await pilot.pause(0.1)
+            assert table.cursor_row == 0 and table.scroll_y == 0
+            assert screen.view["industry"].to_pylist() == sorted(industries, reverse=True)
+    finally:
+        app.db.close()
+        merchants_screen.clear_cache()

@@ -184,7 +184,14 @@ class MerchantTable(ScrollView, can_focus=True):
         keep_merchant: int | None = None,
     ) -> None:
         """Show the `rows` (row numbers, already filtered and sorted; all when None) of `table`;
-        keep the cursor on `keep_merchant` if it is still shown, else on the same row number."""
+        keep the cursor on `keep_merchant` if it is still shown, else on the same row number.
+
+        A new sort with the cursor on the first row shows the new first rows (the top stays the top:
+        following that merchant opened the list in its middle); with the cursor moved, the cursor
+        keeps its merchant and the view scrolls to it."""
+        resorted = (sort, descending) != (self.sort_column, self.descending)
+        if resorted and self.cursor_row == 0:
+            keep_merchant = None
         if table is not self.table:
             self._arrays = {
                 c: table[c].combine_chunks() for c, *_ in COLUMNS if c in table.column_names
@@ -202,6 +209,8 @@ class MerchantTable(ScrollView, can_focus=True):
             row = _row_of(table, self.rows, keep_merchant, default=row)
         self._set_size()
         self.cursor_row = max(0, min(row, n - 1)) if n else 0
+        if self.cursor_row == 0:
+            self.scroll_to(y=0, animate=False)
         self.refresh()
 
     def merchant_at_cursor(self) -> int | None:
