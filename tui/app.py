@@ -8,43 +8,33 @@ See docs/ARCHITECTURE.md.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from textual import work
-from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
 from ecotop.queries.gateway import (
     Gateway,
     Stoppable,
-    StoreError,
     arm_ui_thread_guard,
     disarm_ui_thread_guard,
-    open_gateway,
 )
+from ecotop.tui.cycle import RefreshCycle
 from ecotop.tui.keys import APP_KEYS
 from ecotop.tui.live import Feed, LiveFeed
-from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
+from ecotop.tui.screens.base import EcotopScreen, OpenMerchant
 from ecotop.tui.status import Status, alert_state
 
 if TYPE_CHECKING:
-    from ecotop.queries.alerts import AlertResult, Rule
+    from ecotop.queries.alerts import AlertResult
 
 DEFAULT_ZONE = "Asia/Shanghai"
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -101,7 +91,7 @@ class TooSmallScreen(Screen):
         yield Static(f"terminal too small\nneed at least {w}x{h}\nq quits", id="too-small")
 
 
-class EcotopApp(App):
+class EcotopApp(RefreshCycle):
     """ecotop's dashboard. Build it with `make_app()`."""
 
     CSS_PATH = "ecotop.tcss"
@@ -117,21 +107,6 @@ class EcotopApp(App):
 
     range_key: reactive[str] = reactive("1h", init=False)
     paused: reactive[bool] = reactive(False, init=False)
-
-    @dataclass
-    class WriterChanged(Message):
-        """The writer watch's verdict (from its worker): gone, back through `gateway`, or still gone."""
-
-        lost_pid: int
-        gateway: Gateway | None
-        error: str | None
-
-    @dataclass
-    class ServingStarted(Message):
-        """The serving worker's result: serving, or why not."""
-
-        serving: Stoppable | None
-        error: str | None
 
     def __init__(
         self,
@@ -241,113 +216,6 @@ class EcotopApp(App):
             return None
         return last if now - last > limit else None
 
-    # -- the refresh cycle -----------------------------------------------------------------------
-
-    def _refresh_target(self) -> EcotopScreen | None:
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, EcotopScreen):
-                return screen
-        return None
-
-    def refresh_context(self, render: bool = True) -> RefreshContext:
-        """This cycle's context; alert rules ride along at most every `alert_every_s` seconds."""
-        rules: tuple[Rule, ...] = ()
-        mono = time.monotonic()
-        # Not in the first cycle: the first screen fills in before alerts cost anything.
-        # A file that cannot change is judged once.
-        judged_for_good = self.immutable and self._alerts_judged
-        if (self.rules and self.refresh_count > 0 and not judged_for_good) and (
-            self._alerts_due_at is None or mono >= self._alerts_due_at or self.alert_every_s <= 0
-        ):
-            rules = self.rules
-            self._alerts_due_at = mono + self.alert_every_s
-        return RefreshContext(
-            range_key=self.range_key,
-            live=self.live,
-            now=self.clock(),
-            render=render,
-            rules=rules,
-            as_of=self.data_as_of,
-        )
-
-    def request_refresh(self) -> None:
-        """Start a refresh cycle now (or right after the one in flight)."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._inflight is not None:
-            self._again = True
-            return
-        if self.paused:
-            self._update_status()
-            self._schedule()
-            return
-        target = self._refresh_target()
-        if target is None or not target.is_attached:
-            self._schedule()
-            return
-        self._inflight = target
-        target.start_refresh(self.refresh_context(render=target.is_active))
-
-    def refresh_finished(
-        self,
-        screen: EcotopScreen | None,
-        elapsed_ms: float | None,
-        error: BaseException | None = None,
-        alerts: list[AlertResult] | None = None,
-        alerts_ms: float = 0.0,
-        cached: bool = False,
-        as_of: datetime | None = None,
-    ) -> None:
-        """A screen's refresh ended (or its screen went away): record it, schedule the next."""
-        if screen is not None and self._inflight is not None and screen is not self._inflight:
-            return  # a stale result of a screen that is no longer the target
-        self._inflight = None
-        self.refresh_count += 1
-        self.last_refresh_at = self.clock()
-        self.last_cached = cached
-        if as_of is not None and not self.live:
-            self.data_as_of = as_of
-        if elapsed_ms is not None:
-            self.last_query_ms = elapsed_ms
-            self.refresh_log.append((elapsed_ms - alerts_ms, alerts_ms))
-        if error is not None:
-            self.last_error = _one_line(error)
-            self.log.error(f"refresh failed: {error!r}")
-            if self.gateway.writer_pid is not None:
-                self._watch_writer()
-        elif self._lost_writer is None:
-            self.last_error = None
-        if alerts is not None:
-            self.set_alerts(alerts)
-        self._update_status()
-        if self._again:
-            self._again = False
-            self.call_later(self.request_refresh)
-        else:
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        if not self.is_running:
-            return
-        self._timer = self.set_timer(self.refresh_s, self.request_refresh, name="refresh")
-
-    def screen_became_current(self, screen: EcotopScreen) -> None:
-        """A screen came to the top: show fresh data for it at once."""
-        self._update_status()
-        if self._inflight is None:
-            # after the first paint of the screen, so it shows at once and fills in
-            self.call_after_refresh(self.request_refresh)
-
-    def screen_gone(self, screen: EcotopScreen) -> None:
-        if self._inflight is screen:
-            self._inflight = None
-            self._again = False
-            if self.is_running:
-                self.call_later(self.request_refresh)
-
     # -- alerts ----------------------------------------------------------------------------------
 
     def set_alerts(self, alerts: list[AlertResult]) -> None:
@@ -423,64 +291,6 @@ class EcotopApp(App):
             self.set_interval(1.0, self._watch_writer, name="writer-watch")
         # The first refresh starts when the default screen is resumed (after the first paint).
 
-    def _watch_writer(self) -> None:
-        if self.gateway.writer_pid is not None or self._lost_writer is not None:
-            self._check_writer(self.gateway, self._lost_writer)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="writer-watch")
-    def _check_writer(self, gateway: Gateway, lost: int | None) -> None:
-        """When the writer this app reads through went away: keep the screen, say so, and reopen
-        (through a new writer, or the file directly) as soon as that works. A worker: the ping and
-        the reopen wait on a socket."""
-        if lost is None:
-            status = gateway.writer()
-            if status.alive or status.pid is None:
-                return
-            lost = status.pid
-        try:
-            new = open_gateway(gateway.path)
-        except StoreError as exc:
-            self.post_message(self.WriterChanged(lost, None, str(exc)))
-            return
-        with contextlib.suppress(Exception):
-            gateway.close()
-        self.post_message(self.WriterChanged(lost, new, None))
-
-    def on_ecotop_app_writer_changed(self, message: WriterChanged) -> None:
-        if message.gateway is None:
-            self._lost_writer = message.lost_pid
-            self.last_error = f"writer PID {message.lost_pid} went away; retrying ({message.error})"
-            self._update_status()
-            return
-        self._lost_writer = None
-        self.gateway = message.gateway
-        self.data_as_of = None
-        pid = message.gateway.writer_pid
-        how = f"now via PID {pid}" if pid is not None else "reading the file directly"
-        self.last_error = None
-        self.notify(f"writer PID {message.lost_pid} went away; {how}", severity="warning")
-        self.request_refresh()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="serve")
-    def _start_serving(self) -> None:
-        """Serve the file to other ecotop processes while this one holds it for writing."""
-        try:
-            serving = self.gateway.serve()
-        except Exception as exc:  # other processes then see "locked by PID"; the app goes on
-            self.post_message(
-                self.ServingStarted(None, f"cannot serve {self.gateway.path}: {exc!r}")
-            )
-            return
-        self.post_message(self.ServingStarted(serving, None))
-
-    def on_ecotop_app_serving_started(self, message: ServingStarted) -> None:
-        if message.error is not None:
-            self.log.warning(message.error)
-        if not self.is_running and message.serving is not None:
-            message.serving.stop()  # the app quit meanwhile
-            return
-        self.serving = message.serving
-
     def on_resize(self, event: Any) -> None:
         small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]
         showing = isinstance(self.screen, TooSmallScreen)
@@ -507,38 +317,6 @@ class EcotopApp(App):
     def on_unmount(self) -> None:
         self.shutdown()
         disarm_ui_thread_guard()
-
-    def _install_watchdog(self) -> None:
-        """Exit when the terminal goes away (SSH drop): SIGHUP, or stdin no longer a terminal."""
-        try:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
-        except (RuntimeError, NotImplementedError, ValueError, AttributeError):
-            pass
-        self._ppid = os.getppid()
-        self.set_interval(2.0, self._check_terminal, name="tty-watchdog")
-
-    def _check_terminal(self) -> None:
-        try:
-            stdin = sys.__stdin__
-            if stdin is None:
-                raise ValueError("no stdin")
-            fd = stdin.fileno()
-            ok = os.isatty(fd)
-            if ok:
-                import termios
-
-                termios.tcgetattr(fd)
-        except (OSError, ValueError, AttributeError):
-            ok = False
-        if not ok or os.getppid() != self._ppid:
-            self._terminal_lost()
-
-    def _terminal_lost(self) -> None:
-        self.shutdown()
-        self.exit(return_code=1)
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -644,11 +422,6 @@ def alert_key(a: AlertResult) -> str:
 
 def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def __getattr__(name: str) -> Any:
