@@ -41,8 +41,9 @@ def test_json_contract(tiny: Path) -> None:
     res = run(str(tiny), "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"range", "as_of", "pillars"}
+    assert set(data) == {"range", "baseline", "as_of", "pillars"}
     assert data["range"] == "1h"
+    assert data["baseline"] == "previous"  # the headless default keeps scripts' meaning
     assert data["as_of"] == "2026-11-20T12:00:00+08:00"  # the display zone's offset
     want: dict[str, set[str]] = {}
     for m in MEASURES:
@@ -65,6 +66,43 @@ def test_json_contract(tiny: Path) -> None:
         v = data["pillars"][m.pillar][m.key]["value"]
         assert v is None or 0.0 <= v <= 1.0, m.id
     assert data["pillars"]["pay"]["gmv"] == {"value": 70.5, "previous": 5.0}  # CNY numbers
+
+
+@pytest.mark.parametrize("baseline", ["previous", "day", "week"])
+def test_baseline_says_what_previous_is(tiny: Path, baseline: str) -> None:
+    """#11: `--baseline day|week` compares with the same window a day or a week earlier; the JSON
+    says which at the top, the CSV in a column, the table in its first line; the numbers are the
+    query layer's for that baseline."""
+    from ecotop.queries import kpis as compute
+    from ecotop.store import open_db
+
+    res = run(str(tiny), "--json", "--range", "1h", "--baseline", baseline)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["baseline"] == baseline
+    db = open_db(tiny)
+    try:
+        want = compute(db.cursor(), "1h", baseline=baseline)
+    finally:
+        db.close()
+    for pillar, ms in data["pillars"].items():
+        for key, obj in ms.items():
+            prev = want.pillars[pillar][key].previous
+            if prev is None:
+                assert obj["previous"] is None, (pillar, key)
+            else:
+                assert obj["previous"] == pytest.approx(float(prev)), (pillar, key)
+    rows = list(csv.DictReader(io.StringIO(run(str(tiny), "--csv", "--baseline", baseline).stdout)))
+    assert {r["baseline"] for r in rows} == {baseline}
+    first = run(str(tiny), "--baseline", baseline).stdout.splitlines()[0]
+    assert {"previous": "previous window", "day": "a day earlier", "week": "a week earlier"}[
+        baseline
+    ] in first
+
+
+def test_unknown_baseline_is_a_usage_error(tiny: Path) -> None:
+    res = run(str(tiny), "--baseline", "month")
+    assert res.exit_code == 2 and "month" in res.stderr
 
 
 def test_json_previous_is_null_without_data(fresh: Path) -> None:
@@ -96,7 +134,9 @@ def test_csv_one_row_per_measure(tiny: Path) -> None:
         "previous",
         "change",
         "approx",
+        "baseline",
     ]
+    assert {r["baseline"] for r in rows} == {"previous"}
     assert len(rows) == len(MEASURES)
     assert {(r["pillar"], r["measure"]) for r in rows} == {(m.pillar, m.key) for m in MEASURES}
     gmv = next(r for r in rows if r["pillar"] == "pay" and r["measure"] == "gmv")

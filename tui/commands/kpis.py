@@ -3,9 +3,14 @@
 Default range 1h; default output an aligned table (pillar, measure, value, previous, change: percent
 for counts and money, percentage points for rates, "—" without a previous value, "≈" before an
 approximate value), written exactly as the dashboard writes them (tui/widgets/format.py). `--json` prints exactly
-`{"range", "as_of", "pillars": {PILLAR: {MEASURE: {"value", "previous"}}}}` (rates as fractions,
-money as numbers in CNY, previous null when the previous window has no data, as_of in ISO 8601 with
-the display zone's offset); `--csv` one row per measure with a header.
+`{"range", "baseline", "as_of", "pillars": {PILLAR: {MEASURE: {"value", "previous"}}}}` (rates as
+fractions, money as numbers in CNY, previous null when the baseline window has no data, as_of in ISO
+8601 with the display zone's offset); `--csv` one row per measure with a header and a `baseline`
+column.
+
+`--baseline` says what "previous" is: `previous` (the equal window just before; the default, so
+scripts keep their meaning), `day` or `week` (the same window a day or a week earlier, which the
+daily curve does not move).
 
 The display zone is ECOTOP_DISPLAY_ZONE, else the file's `display_zone`, else Asia/Shanghai.
 Imports nothing heavy (no Textual, no Polars), so a cron job pays only for DuckDB and the queries.
@@ -29,6 +34,7 @@ from ecotop.tui.widgets.format import format_change, format_value
 __all__ = ["format_change", "format_value"]  # the screen's formatter: one format everywhere
 
 RANGE_CHOICES = ("15m", "1h", "24h", "7d", "30d")
+BASELINE_CHOICES = ("previous", "day", "week")  # queries.windows.BASELINES
 DEFAULT_RANGE = "1h"
 DEFAULT_ZONE = "Asia/Shanghai"
 DASH = "—"
@@ -75,7 +81,13 @@ def _table(ks: Any, as_of: str) -> str:
         ).rstrip()
 
     approx = any(m.approx for ms in ks.pillars.values() for m in ms.values())
-    out = [f"range {ks.window.range}, window ending {as_of}" + (" (live)" if ks.live else "")]
+    against = {"previous": "the previous window", "day": "a day earlier", "week": "a week earlier"}
+    base = ks.window.baseline
+    out = [
+        f"range {ks.window.range}, window ending {as_of}"
+        + (" (live)" if ks.live else "")
+        + f"; previous = {against.get(base, base)}"
+    ]
     out.append(line(head))
     out.extend(line(r[:5]) for r in rows)
     if approx:
@@ -85,7 +97,19 @@ def _table(ks: Any, as_of: str) -> str:
 
 def _csv(ks: Any, as_of: str, stream: Any) -> None:
     w = csv.writer(stream, lineterminator="\n")
-    w.writerow(["range", "as_of", "pillar", "measure", "value", "previous", "change", "approx"])
+    w.writerow(
+        [
+            "range",
+            "as_of",
+            "pillar",
+            "measure",
+            "value",
+            "previous",
+            "change",
+            "approx",
+            "baseline",
+        ]
+    )
     for r in ks.rows():
         w.writerow(
             [
@@ -97,6 +121,7 @@ def _csv(ks: Any, as_of: str, stream: Any) -> None:
                 "" if r["previous"] is None else r["previous"],
                 "" if r["change"] is None else round(r["change"], 6),
                 "true" if r["approx"] else "false",
+                ks.window.baseline,
             ]
         )
 
@@ -111,13 +136,21 @@ def _csv(ks: Any, as_of: str, stream: Any) -> None:
     show_default=True,
     help="time range: the window [as_of - range, as_of) against the one before it",
 )
+@click.option(
+    "--baseline",
+    type=click.Choice(BASELINE_CHOICES, case_sensitive=False),
+    default="previous",
+    show_default=True,
+    help="what `previous` is: the window just before, or the same window a day or a week earlier",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV, one row per measure")
 @guarded
-def kpis(file: Path, range_key: str, as_json: bool, as_csv: bool) -> None:
+def kpis(file: Path, range_key: str, baseline: str, as_json: bool, as_csv: bool) -> None:
     """Every pillar's headline measures of FILE for one time range (default 1h).
 
-    The window ends at the minute after FILE's newest event; "previous" is the equal window before.
+    The window ends at the minute after FILE's newest event; "previous" is the equal window before
+    (or, with --baseline day|week, the same window a day or a week earlier).
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -127,7 +160,7 @@ def kpis(file: Path, range_key: str, as_json: bool, as_csv: bool) -> None:
     db = open_db(file)
     try:
         cur = db.cursor()
-        ks = compute(cur, range_key.lower())
+        ks = compute(cur, range_key.lower(), baseline=baseline.lower())
     finally:
         db.close()
     zone = display_zone(ks.display_zone)
