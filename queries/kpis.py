@@ -11,9 +11,16 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ecotop.queries import registry
+from ecotop.queries.registry import registry as named_queries
 from ecotop.queries.measures import MEASURES, PILLARS, MeasureDef
-from ecotop.queries.windows import Window, live_as_of, window
+from ecotop.queries.windows import (
+    DEFAULT_BASELINE,
+    Window,
+    clamp_as_of,
+    live_as_of,
+    parse_baseline,
+    window,
+)
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -48,8 +55,15 @@ class FileInfo:
 
     @property
     def as_of(self) -> datetime | None:
-        """The minute after the newest event (None for an empty file)."""
-        return None if self.newest_minute is None else self.newest_minute + timedelta(minutes=1)
+        """The minute after the newest event, never later than the minute after the wall clock
+        (a live writer may have recorded times ahead of it); None for an empty file."""
+        return self.as_of_at(None)
+
+    def as_of_at(self, now: datetime | None) -> datetime | None:
+        """`as_of` with the wall clock taken as `now` (tests)."""
+        if self.newest_minute is None:
+            return None
+        return clamp_as_of(self.newest_minute + timedelta(minutes=1), now)
 
     def has_data_before(self, t: datetime) -> bool:
         """True when the file holds events before `t` (so a window ending at `t` has data)."""
@@ -108,15 +122,23 @@ class KpiSet:
         pillar, key = measure_id.split(".", 1)
         return self.pillars[pillar][key]
 
-    def to_dict(self, zone: tzinfo | None = None) -> dict[str, Any]:
-        """The JSON contract: {"range", "as_of", "pillars": {pillar: {measure: {"value", "previous"}}}}.
+    @property
+    def baseline(self) -> str:
+        """The baseline the `previous` values come from: previous, day or week."""
+        return self.window.baseline
 
-        Rates are fractions, money numbers in CNY, `previous` is null when the previous window has no
-        data; `as_of` is ISO 8601 with the offset of `zone` (default: `self.zone()`). Which measures
-        are approximate is in MEASURES (`users`) and `rows()`, not in this object.
+    def to_dict(self, zone: tzinfo | None = None) -> dict[str, Any]:
+        """The JSON contract: {"range", "baseline", "as_of", "pillars": {pillar: {measure: {"value",
+        "previous"}}}}.
+
+        `previous` is the value in the baseline window (`baseline`: previous, day or week), null when
+        that window has no data. Rates are fractions, money numbers in CNY; `as_of` is ISO 8601 with
+        the offset of `zone` (default: `self.zone()`). Which measures are approximate is in MEASURES
+        (`users`) and `rows()`, not in this object.
         """
         return {
             "range": self.window.range,
+            "baseline": self.window.baseline,
             "as_of": self.as_of.astimezone(zone or self.zone()).isoformat(),
             "pillars": {
                 p: {
@@ -131,7 +153,7 @@ class KpiSet:
         return json.dumps(self.to_dict(zone), indent=indent, ensure_ascii=False)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Flat rows (pillar, measure, value, previous, change, approx) for CSV and tables."""
+        """Flat rows (pillar, measure, value, previous, change, approx, baseline) for CSV and tables."""
         out = []
         for p, ms in self.pillars.items():
             for k, m in ms.items():
@@ -143,6 +165,7 @@ class KpiSet:
                         "previous": _json_value(m.previous),
                         "change": m.change,
                         "approx": m.approx,
+                        "baseline": self.window.baseline,
                     }
                 )
         return out
@@ -157,8 +180,9 @@ def _json_value(v: Any) -> Any:
 
 
 def resolve_as_of(cur: Any, live: bool = False, now: datetime | None = None) -> datetime | None:
-    """The window end: the minute after the wall clock when live, else after the newest event."""
-    return live_as_of(now) if live else file_info(cur).as_of
+    """The window end: the minute after the wall clock when live, else after the newest event (and
+    never later than the minute after the wall clock)."""
+    return live_as_of(now) if live else file_info(cur).as_of_at(now)
 
 
 def headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
@@ -167,7 +191,7 @@ def headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     Keys are `pillar.column` (helper columns of derived measures under their `_name`).
     """
     values: dict[str, dict[str, Any]] = {"c": {}, "p": {}}
-    reg = registry.registry()
+    reg = named_queries()
     params = win.params()
     for pillar in PILLARS:
         q = reg.get(f"{pillar}/headline")
@@ -272,7 +296,7 @@ def _headline_from_sums(
 def fast_headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     """The same values as headline_values() from two queries instead of seven: every rollup sum of
     the windows in one pass (overview/headline_sums) and the non-sums (overview/headline_state)."""
-    reg = registry.registry()
+    reg = named_queries()
     params = win.params()
     sums: dict[str, dict[str, Decimal]] = {}
     by_dim: dict[tuple[str, str, str], Decimal] = {}
@@ -291,7 +315,7 @@ def user_counts(
 ) -> dict[str, dict[str, int]]:
     """Distinct users per flag for 'c' and 'p': exact up to 24h, from the user sample beyond
     (`day_sample=False` for files without rollup_active_day_sample)."""
-    reg = registry.registry()
+    reg = named_queries()
     if win.exact_users:
         rows = reg["users/active"].rows(cur, **win.params())
     else:
@@ -328,7 +352,8 @@ def _users_in_background(
         thread.join()
         if "error" in box:
             raise box["error"]
-        return box["value"]
+        value: dict[str, Any] = box["value"]
+        return value
 
     return wait
 
@@ -341,22 +366,25 @@ def kpis(
     live: bool = False,
     now: datetime | None = None,
     mod: int | None = None,
+    baseline: str = DEFAULT_BASELINE,
 ) -> KpiSet:
     """Compute every pillar's headline measures for `range_key` ending at `as_of`.
 
-    `as_of` defaults to resolve_as_of(); `mod` is the file's user sampling modulus (read from the
-    file when None). Runs every `<pillar>/headline` query and one distinct-users query on `cur`.
-    The previous window's values are None when the file has no data before that window's end.
+    `as_of` defaults to resolve_as_of() (never later than the wall clock); `baseline` chooses the
+    window the `previous` values come from: `previous` (the equal window before), `day` or `week`
+    (the same window a day or a week earlier). `mod` is the file's user sampling modulus (read from
+    the file when None). Reads only bounded state: two rollup queries and one distinct-users query.
+    The baseline values are None when the file has no data before that window's end.
     """
     t0 = time.perf_counter()
     info = file_info(cur)
-    end = as_of or (live_as_of(now) if live else info.as_of) or live_as_of(now)
-    win = window(range_key, end)
-    users = _users_in_background(
+    end = as_of or (live_as_of(now) if live else info.as_of_at(now)) or live_as_of(now)
+    win = window(range_key, end, parse_baseline(baseline))
+    wait_users = _users_in_background(
         cur, win, info.sample_mod if mod is None else mod, info.has_day_sample
     )
     values = fast_headline_values(cur, win)
-    users = users()
+    users = wait_users()
     covered = {"c": True, "p": info.has_data_before(win.prev_end)}
     for w in ("c", "p"):
         vals = values[w]

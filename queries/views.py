@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def latest_event(cur: Any) -> datetime | None:
     """The newest event time in the file (for "stale since"), None for a file without events.
 
     Looks only at the newest minute of rollup_minute onwards, so zone maps keep the scans to the
-    tables' last row groups.
+    tables' last row groups. Never later than the wall clock.
     """
     from ecotop.queries.kpis import file_info
 
@@ -291,4 +291,6 @@ def latest_event(cur: Any) -> datetime | None:
     latest = row[0][0] if row else None
     if latest is None:  # rollups ahead of the raw tables (should not happen): look everywhere
         latest = cur.execute(_latest_sql(False)).fetchall()[0][0]
+    if latest is not None:  # a live writer may record times ahead of the wall clock
+        latest = min(latest, datetime.now(UTC))
     return latest

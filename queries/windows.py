@@ -1,4 +1,9 @@
-"""Time windows: the range a screen or command shows, its `as_of` end and the previous window."""
+"""Time windows: the range a screen or command shows, its `as_of` end and the baseline window.
+
+The baseline is what a change compares against: the previous equal window (`previous`, the default
+of headless commands), the same window a day earlier (`day`) or a week earlier (`week`). `as_of` is
+never later than the wall clock, whatever times the file holds (a live writer may record times ahead).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,28 @@ RANGES: dict[str, timedelta] = {
     "30d": timedelta(days=30),
 }
 EXACT_USERS_UP_TO = timedelta(hours=24)
+# Baselines by name: how far back the baseline window ends from the current window's end (None: the
+# window's own length, i.e. the previous equal window).
+BASELINES: dict[str, timedelta | None] = {
+    "previous": None,
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+}
+DEFAULT_BASELINE = "previous"
+
+
+def parse_baseline(text: str) -> str:
+    """Validate a baseline name (previous, day, week); raises BadInput with the allowed values."""
+    key = text.strip().lower()
+    if key not in BASELINES:
+        raise BadInput(f"unknown baseline {text!r}; use one of {', '.join(BASELINES)}")
+    return key
+
+
+def next_baseline(key: str) -> str:
+    """The baseline after `key` in the cycle previous -> day -> week -> previous."""
+    keys = list(BASELINES)
+    return keys[(keys.index(key) + 1) % len(keys)]
 
 
 def parse_range(text: str) -> str:
@@ -39,13 +66,18 @@ def minute_ceil(ts: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Window:
-    """The current window [start, end) of a range and the previous equal one [prev_start, prev_end)."""
+    """The current window [start, end) of a range and its baseline window [prev_start, prev_end).
+
+    `baseline` names the baseline: previous (the equal window just before), day or week (the same
+    window one day or one week earlier).
+    """
 
     range: str
     start: datetime
     end: datetime
     prev_start: datetime
     prev_end: datetime
+    baseline: str = DEFAULT_BASELINE
 
     @property
     def length(self) -> timedelta:
@@ -68,24 +100,41 @@ class Window:
             self.end + delta,
             self.prev_start + delta,
             self.prev_end + delta,
+            self.baseline,
         )
 
 
-def window(range_key: str, as_of: datetime) -> Window:
-    """The window of `range_key` ending at the minute-aligned `as_of`."""
+def window(range_key: str, as_of: datetime, baseline: str = DEFAULT_BASELINE) -> Window:
+    """The window of `range_key` ending at the minute-aligned `as_of`, with its `baseline` window."""
     length = RANGES[parse_range(range_key)]
-    return Window(range_key, as_of - length, as_of, as_of - 2 * length, as_of - length)
+    back = BASELINES[parse_baseline(baseline)] or length
+    return Window(
+        range_key,
+        as_of - length,
+        as_of,
+        as_of - length - back,
+        as_of - back,
+        parse_baseline(baseline),
+    )
+
+
+def clamp_as_of(as_of: datetime | None, now: datetime | None = None) -> datetime | None:
+    """`as_of` no later than the minute after the wall clock (a file may hold times ahead of it)."""
+    if as_of is None:
+        return None
+    return min(as_of, live_as_of(now))
 
 
 def newest_as_of(cur: Any) -> datetime | None:
-    """`as_of` of a static file: the minute after its newest event (None for an empty file)."""
+    """`as_of` of a static file: the minute after its newest event, never later than the minute
+    after the wall clock (None for an empty file)."""
     row = cur.execute(
         "SELECT max(minute) FROM rollup_minute WHERE minute >= (SELECT max(hour) FROM rollup_hour)"
     ).fetchall()
     row = row[0] if row else None
     if row is None or row[0] is None:
         return None
-    return row[0] + timedelta(minutes=1)
+    return clamp_as_of(row[0] + timedelta(minutes=1))
 
 
 def live_as_of(now: datetime | None = None) -> datetime:

@@ -301,9 +301,8 @@ def has_v3(con: duckdb.DuckDBPyConnection) -> bool:
 
 def sample_mod(con: duckdb.DuckDBPyConnection) -> int:
     """The user sampling modulus of rollup_active_hour_sample stored in the file (1 = every user)."""
-    row = con.execute("SELECT value FROM ecotop_meta WHERE key = 'sample_mod'").fetchall()
-    row = row[0] if row else None
-    return int(row[0]) if row else 1
+    rows = con.execute("SELECT value FROM ecotop_meta WHERE key = 'sample_mod'").fetchall()
+    return int(rows[0][0]) if rows else 1
 
 
 def choose_sample_mod(n_users: int) -> int:
@@ -341,7 +340,7 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _user_delta AS SELECT date_trunc('hour', ts) AS hour, "
             "user_id, flags::INTEGER AS flags, "
-            "bit_or(1::BIGINT << ((epoch(ts) - epoch(date_trunc('hour', ts))) // 60)::INTEGER) "
+            "bit_or(1::BIGINT << ((epoch_ms(ts) - epoch_ms(date_trunc('hour', ts))) // 60000)::INTEGER) "
             "AS minutes FROM (" + " UNION ALL ".join(act_parts) + ") GROUP BY ALL"
         )
         if v3:
@@ -506,7 +505,7 @@ def build_v3(con: duckdb.DuckDBPyConnection) -> None:
     act = [ACTIVITY_SQL[t].format(src=t) for t in sorted(ACTIVITY_SQL)]
     con.execute(
         "INSERT INTO rollup_user_hour SELECT date_trunc('hour', ts) AS hour, user_id, "
-        "flags::INTEGER, bit_or(1::BIGINT << ((epoch(ts) - epoch(date_trunc('hour', ts))) // 60)"
+        "flags::INTEGER, bit_or(1::BIGINT << ((epoch_ms(ts) - epoch_ms(date_trunc('hour', ts))) // 60000)"
         "::INTEGER) FROM (" + " UNION ALL ".join(act) + ") GROUP BY ALL ORDER BY hour"
     )
     con.execute(

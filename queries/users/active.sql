@@ -1,20 +1,16 @@
--- Distinct users per activity flag in the current window [$s, $e) and the previous one [$ps, $pe),
--- exactly, from the raw events (view activity_events). Used for ranges up to 24h.
--- One pass over the events of both windows: a user's flags in each window are OR-ed separately.
--- Returns rows win = 'c' (current) and 'p' (previous; absent when it has no events), one column
--- per flag of store.rollups.FLAGS (active, video_call, moments_view, moments_post, oa_reader,
+-- Distinct users per activity flag in the current window [$s, $e) and the baseline window [$ps, $pe)
+-- (the previous window, or the same window a day or a week earlier), exactly, from the per-hour user
+-- sets (rollup_user_hour through the user_window macro): the hours a window overlaps, each row kept
+-- when a minute of its events falls inside the window. Used for ranges up to 24h; it reads about 25
+-- hours of user sets per window, never raw events, whatever the history.
+-- Returns rows win = 'c' (current) and 'p' (baseline; absent when it has no events), one column
+-- per flag of ecotop.store.rollups.FLAGS (active, video_call, moments_view, moments_post, oa_reader,
 -- mp_user, mp_payer, payer, payscore_user, channels_viewer).
 WITH u AS (
-    SELECT bit_or(flags) FILTER (WHERE ts >= $s AND ts < $e) AS fc,
-           bit_or(flags) FILTER (WHERE ts >= $ps AND ts < $pe) AS fp
-    FROM activity_events
-    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
-      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
-    GROUP BY user_id
-),
-w AS (SELECT 'c' AS win, fc AS f FROM u WHERE fc IS NOT NULL
-      UNION ALL
-      SELECT 'p', fp FROM u WHERE fp IS NOT NULL)
+    SELECT 'c' AS win, user_id, bit_or(flags) AS f FROM user_window($s, $e) GROUP BY user_id
+    UNION ALL
+    SELECT 'p' AS win, user_id, bit_or(flags) AS f FROM user_window($ps, $pe) GROUP BY user_id
+)
 SELECT win,
        count(*) FILTER (WHERE f & 1 <> 0) AS active,
        count(*) FILTER (WHERE f & 2 <> 0) AS video_call,
@@ -26,4 +22,4 @@ SELECT win,
        count(*) FILTER (WHERE f & 128 <> 0) AS payer,
        count(*) FILTER (WHERE f & 256 <> 0) AS payscore_user,
        count(*) FILTER (WHERE f & 512 <> 0) AS channels_viewer
-FROM w GROUP BY win ORDER BY win
+FROM u GROUP BY win ORDER BY win

@@ -4,7 +4,7 @@
 -- rollup_active_day_sample, the hours before and after them from rollup_active_hour_sample (half
 -- the time of hours alone at scale 1). Within about 1% at scale 1 (the sample holds ~100k users).
 -- Returns rows win = 'c' (current) and 'p' (previous; absent when it has no events), one column
--- per flag of store.rollups.FLAGS (active, video_call, moments_view, moments_post, oa_reader,
+-- per flag of ecotop.store.rollups.FLAGS (active, video_call, moments_view, moments_post, oa_reader,
 -- mp_user, mp_payer, payer, payscore_user, channels_viewer).
 WITH w AS (
     SELECT 'c' AS win, user_id, bit_or(flags) AS f FROM (

@@ -3,7 +3,7 @@
 -- flag over [$s, $e) and [$ps, $pe), for 7d and 30d: the
 -- distinct users of a fixed sample (user_id % $mod = 0, rollup_active_hour_sample) times $mod, over
 -- whole hours. Within about 1% at scale 1 (the sample holds ~100k users).
--- Returns rows win = 'c' (current) and 'p' (previous), one column per flag of store.rollups.FLAGS.
+-- Returns rows win = 'c' (current) and 'p' (previous), one column per flag of ecotop.store.rollups.FLAGS.
 WITH w AS (
     SELECT 'c' AS win, user_id, bit_or(flags) AS f FROM active_window_sample($s, $e) GROUP BY user_id
     UNION ALL

@@ -20,10 +20,10 @@ CREATE TABLE rollup_user_hour (
 -- The bits of minutes m with hour + m minutes in [s, e), for an hour row (0 when none).
 CREATE MACRO user_minute_mask(hour, s, e) AS (
     CASE
-      WHEN least(60, greatest(0, (epoch(e) - epoch(hour)) // 60))
-           <= least(60, greatest(0, (epoch(s) - epoch(hour)) // 60)) THEN 0::BIGINT
-      ELSE (1::BIGINT << least(60, greatest(0, (epoch(e) - epoch(hour)) // 60))::INTEGER)
-           - (1::BIGINT << least(60, greatest(0, (epoch(s) - epoch(hour)) // 60))::INTEGER)
+      WHEN least(60, greatest(0, (epoch_ms(e) - epoch_ms(hour)) // 60000))
+           <= least(60, greatest(0, (epoch_ms(s) - epoch_ms(hour)) // 60000)) THEN 0::BIGINT
+      ELSE (1::BIGINT << least(60, greatest(0, (epoch_ms(e) - epoch_ms(hour)) // 60000))::INTEGER)
+           - (1::BIGINT << least(60, greatest(0, (epoch_ms(s) - epoch_ms(hour)) // 60000))::INTEGER)
     END
 );
 
