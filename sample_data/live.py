@@ -132,10 +132,11 @@ class EventStream:
         self.zone = ZoneInfo(display_zone)
         self.rate = rate
         self.rate_factor = 1.0 if rate is None else rate / natural_rate(self.scale)
-        # an exaggerated rate computes shorter chunks (whole minutes) so one chunk stays ~bounded
-        self.chunk_us = max(
-            60_000_000, int(CHUNK_US / max(1.0, self.rate_factor)) // 60_000_000 * 60_000_000
-        )
+        # an exaggerated rate computes shorter chunks (whole minutes, else whole seconds) so one
+        # chunk stays ~bounded; rows_cte makes only the rows of a chunk's own seconds
+        span = int(CHUNK_US / max(1.0, self.rate_factor))
+        unit = 60_000_000 if span >= 60_000_000 else 1_000_000
+        self.chunk_us = max(unit, span // unit * unit)
         self.p = Params(self.scale, self.seed)
         self.next_ids: dict[str, int] | None = (
             {k: int(v) for k, v in start_ids.items()} if start_ids is not None else None
@@ -257,20 +258,21 @@ class EventStream:
 
     def _fill(self, lo: int, hi: int, d_lo: int, d_hi: int) -> None:
         con = self._con
-        where = f"m_us >= {lo} AND m_us < {hi}"
+        # the slots that overlap the chunk (a live block starts before it and runs on)
+        overlap = f"t0_us < {hi} AND t0_us + dur_us > {lo}"
         window = f"ts >= make_timestamptz({lo}) AND ts < make_timestamptz({hi})"
         for table in _SLOT_TABLES:
             if table.startswith("new_"):
                 continue
             body = self._selects[table].format(id="key", now_us=_FAR_FUTURE_US)
-            q = f"WITH {sql.rows_cte(table, where)} {body}"
+            q = f"WITH {sql.rows_cte(table, overlap, (lo, hi))} {body}"
             target = {
                 "wecom_contacts_removed": "wecom_contacts",
                 "group_members_left": "group_members",
             }
             dest = target.get(table, table)
             _run(con, f"INSERT INTO {dest} SELECT * FROM ({q}) WHERE {window}")
-        self._new_entities(where, lo, hi)
+        self._new_entities(overlap, lo, hi)
         # the loop events that follow this window's payments
         src = "(SELECT *, epoch_us(ts) AS _key FROM transactions WHERE status <> 'failed')"
         d = sql.derived_selects(self.p, src)
@@ -307,6 +309,30 @@ class EventStream:
             FROM _live WHERE start_us >= {lo} AND start_us < {hi}""",
         )
 
+    def entities(self, table: str, ids: list[int]) -> pa.Table:
+        """The rows of `table` (oa_articles, channel_posts or live_sessions) with these schedule
+        ids, as the history has them (a live session with its planned ended_at). Call right after
+        `events()` of the window whose rows refer to them: the ids lie within its days."""
+        con = self._con
+        if not ids or self._days is None:
+            return (
+                self._empty.get(table) or con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table()
+            )
+        id_list = ", ".join(str(int(i)) for i in sorted(set(ids)))
+        if table == "live_sessions":
+            q = f"""SELECT live_id, channel_id, merchant_id, make_timestamptz(start_us) AS started_at,
+                           make_timestamptz(end_us) AS ended_at, peak AS peak_viewers
+                    FROM _live WHERE live_id IN ({id_list})"""
+        else:
+            n, fn, key = (
+                (self.dims.n_acct, sql.articles_sql, "article_id")
+                if table == "oa_articles"
+                else (self.dims.n_chan, sql.posts_sql, "post_id")
+            )
+            days = sorted({int(i) // n for i in ids})
+            q = f"SELECT * FROM ({fn(self.p, self.dims, days[0], days[-1])}) WHERE {key} IN ({id_list})"
+        return con.sql(f"SELECT * FROM ({q}) ORDER BY 1").to_arrow_table()
+
     def _new_entities(self, where: str, lo: int, hi: int) -> None:
         """A trickle of new users and merchants (rows for `users` and `merchants`)."""
         con = self._con
@@ -315,14 +341,14 @@ class EventStream:
         city_lut = sql._lut([c[2] for c in model.CITIES])
         ind_lut = sql._lut([i.merchant_share for i in model.INDUSTRIES])
         ind_keys = sql._str_list([i.key for i in model.INDUSTRIES])
-        q_users = f"""WITH {sql.rows_cte("new_users", where)}
+        q_users = f"""WITH {sql.rows_cte("new_users", where, (lo, hi))}
             SELECT key AS user_id, make_timestamptz(ts_us) AS registered_at,
                    {cities}[c] AS city, {provinces}[c] AS province
             FROM (SELECT *, {city_lut}[{sql._pick("ru(key, 402)", 1000)}] AS c FROM r)"""
         within = f"{{0}} >= make_timestamptz({lo}) AND {{0}} < make_timestamptz({hi})"
         q_users = f"SELECT * FROM ({q_users}) WHERE {within.format('registered_at')}"
         _run(con, f"INSERT INTO users {q_users}")
-        q_m = f"""WITH {sql.rows_cte("new_merchants", where)}
+        q_m = f"""WITH {sql.rows_cte("new_merchants", where, (lo, hi))}
             SELECT key AS merchant_id, {generator.merchant_name_sql("key", "ind")} AS name,
                    {ind_keys}[ind] AS industry, {cities}[c] AS city, {provinces}[c] AS province,
                    0.001 AS size_weight, make_timestamptz(ts_us) AS created_at

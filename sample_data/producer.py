@@ -10,14 +10,18 @@ the spool directory and renamed into place, so the ingester never sees half a fi
 
 from __future__ import annotations
 
+import heapq
 import io
 import itertools
 import os
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ecotop.store.spool_format import ALIASES, ALL_FIELDS, FIELD_TYPES, INSERT_ORDER, KINDS
 
@@ -166,6 +170,18 @@ def write_file(
 
 # -- a live producer: EventStream rows as a realistic sequence of events -------------------------
 
+# Schedule entities an event may refer to though they were created before the producer started (an
+# article read today, a post, a live on air): kind -> (table, key, the events' referring columns).
+_SCHEDULED = {
+    "oa_article": ("oa_articles", "article_id", (("oa_read", "article_id"),)),
+    "channel_post": ("channel_posts", "post_id", (("channel_view", "post_id"),)),
+    "live_session": (
+        "live_sessions",
+        "live_id",
+        (("channel_view", "live_id"), ("transaction", "live_id")),
+    ),
+}
+
 
 class Producer:
     """Turns `EventStream` windows into spool files of events, outcomes arriving when they happen.
@@ -177,6 +193,12 @@ class Producer:
     goes out 'doing' and `payscore_complete` / `payscore_collect` (or `payscore_cancel`) follow;
     the live session goes out open and `live_end` follows. Outcomes still in the future when the
     producer stops are never written (as with a real source that stops).
+
+    Every file is accepted by the ingester whatever the database's age: an article, post or live
+    session an event refers to that this producer has not written is written first, marked
+    `if_new` (inserted unless the database has it); a membership's tx_id that this producer did
+    not write (a payment before it started) is left empty. `tick(..., limit=n)` writes at most n
+    events, the earliest first, so `--events N` writes exactly N.
     """
 
     # When an order that ends revoked or expired is cancelled, after its creation.
@@ -190,25 +212,163 @@ class Producer:
         self.stream = stream
         self.dir = Path(directory)
         self.fmt = fmt
-        self.pending: list[tuple[int, int, str, dict]] = []  # heap of (due_us, seq, kind, row)
+        self.pending: list[tuple[int, int, str, dict[str, Any]]] = []  # (due_us, seq, kind, row)
         self._n = itertools.count()
         self.files = 0
         self.by_kind: dict[str, int] = {}
+        self._written: dict[str, set[int]] = {k: set() for k in _SCHEDULED}
+        self._recent_tx: pa.Array = pa.array([], pa.int64())  # tx ids of the previous file
 
     @property
     def events(self) -> int:
         return sum(self.by_kind.values())
 
-    def _later(self, due: object, kind: str, row: dict) -> None:
-        import heapq
-
+    def _later(self, due: Any, kind: str, row: dict[str, Any]) -> None:
         heapq.heappush(self.pending, (_us(due), next(self._n), kind, row))
 
-    def split(self, batch: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
-        """Insert events of a stream window, with the outcomes queued for later."""
-        import pyarrow.compute as pc
+    # -- one window --------------------------------------------------------------------------
 
-        events = rows_to_events(batch)
+    def _due(self, end: Any) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """Pop the queued outcomes that happen before `end`, earliest first."""
+        limit = _us(end)
+        out = []
+        while self.pending and self.pending[0][0] < limit:
+            out.append(heapq.heappop(self.pending))
+        return out
+
+    def _missing_refs(self, events: Mapping[str, pa.Table]) -> dict[str, pa.Array]:
+        """Per scheduled kind, the ids `events` refer to that neither they nor earlier files hold."""
+        out = {}
+        for kind, (_table, key, refs) in _SCHEDULED.items():
+            cols = [events[k].column(c) for k, c in refs if k in events and events[k].num_rows]
+            if not cols:
+                continue
+            ids = pc.unique(pa.chunked_array(cols).combine_chunks().drop_null())
+            own = events.get(kind)
+            known = pa.array(sorted(self._written[kind]), pa.int64())
+            if own is not None and own.num_rows:
+                known = pa.concat_arrays([known, own.column(key).combine_chunks()])
+            ids = ids.filter(pc.invert(pc.is_in(ids, value_set=known)))
+            if len(ids):
+                out[kind] = ids
+        return out
+
+    @staticmethod
+    def _first(events: Mapping[str, pa.Table], n: int) -> dict[str, pa.Table]:
+        """The n earliest events (ties in file order)."""
+        if n <= 0:
+            return {k: t.slice(0, 0) for k, t in events.items()}
+        times = []
+        for k, t in events.items():
+            col = t.column(KINDS[k].fields[_time_index(k)].name)
+            times.append(pc.cast(col, pa.int64()).combine_chunks())
+        allts = pa.concat_arrays(times) if times else pa.array([], pa.int64())
+        if len(allts) <= n:
+            return dict(events)
+        keep = pc.take(allts, pc.sort_indices(allts).slice(n - 1, 1))[0].as_py()
+        # rows strictly before the n-th time, then rows at that time in file order
+        out: dict[str, pa.Table] = {}
+        room = n - pc.sum(pc.less(allts, keep)).as_py()
+        for k in ORDER:
+            if k not in events:
+                continue
+            t = events[k]
+            us = pc.cast(t.column(KINDS[k].fields[_time_index(k)].name), pa.int64())
+            at = pc.equal(us, keep)
+            tie = pc.indices_nonzero(at)
+            take_tie = min(room, len(tie))
+            room -= take_tie
+            nth = pc.cumulative_sum(pc.cast(at, pa.int64()).combine_chunks())
+            tied = pc.and_(at.combine_chunks(), pc.less_equal(nth, take_tie))
+            out[k] = t.filter(pc.or_(pc.less(us, keep).combine_chunks(), tied))
+        return out
+
+    def tick(self, start: Any, end: Any, limit: int | None = None) -> Path | None:
+        """Write the events of [start, end), and the outcomes due by `end`, as one file (at most
+        `limit` events, the earliest); None if there are none."""
+        events = rows_to_events(self.stream.events(start, end))  # type: ignore[attr-defined]
+        due = self._due(end)
+        events.update(_outcome_tables(due))
+        events = {k: t for k, t in events.items() if t.num_rows}
+        head: dict[str, pa.Array] = {}
+        if limit is not None:
+            events, head = self._fit(events, limit)
+            # outcomes not written go back to the queue
+            written = {
+                (k, _outcome_key(k, r))
+                for k in _OUTCOMES
+                if k in events
+                for r in events[k].to_pylist()
+            }
+            for item in due:
+                if (item[2], _outcome_key(item[2], item[3])) not in written:
+                    heapq.heappush(self.pending, item)
+        missing = self._missing_refs(events) if limit is None else head
+        return self._write(events, missing)
+
+    def _fit(
+        self, events: dict[str, pa.Table], budget: int
+    ) -> tuple[dict[str, pa.Table], dict[str, pa.Array]]:
+        """The earliest events that fit in `budget` together with the entities they need
+        re-announced, and those entities (topped up with the next event's, so the file holds
+        exactly `budget` rows when there are more events than room)."""
+        total = sum(t.num_rows for t in events.values())
+
+        def cost(n: int) -> int:
+            return n + sum(len(v) for v in self._missing_refs(self._first(events, n)).values())
+
+        if cost(total) <= budget:
+            return events, self._missing_refs(events)
+        lo, hi = 0, min(total, budget)  # cost(lo) <= budget < cost(hi + ...)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if cost(mid) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        chosen = self._first(events, lo)
+        need = self._missing_refs(chosen)
+        room = budget - cost(lo)
+        if room > 0:  # part of what the next event needs
+            nxt = self._missing_refs(self._first(events, lo + 1))
+            extra = {
+                k: v.filter(pc.invert(pc.is_in(v, value_set=need[k]))) if k in need else v
+                for k, v in nxt.items()
+            }
+            for k, v in _trim(extra, room).items():
+                need[k] = v if k not in need else pa.concat_arrays([need[k], v])
+        return {k: t for k, t in chosen.items() if t.num_rows}, need
+
+    def _write(self, events: dict[str, pa.Table], missing: dict[str, pa.Array]) -> Path | None:
+        """Write `events` after the re-announced entities `missing` (as one file)."""
+        for kind, ids in missing.items():
+            table = _SCHEDULED[kind][0]
+            rows = self.stream.entities(table, ids.to_pylist())  # type: ignore[attr-defined]
+            cat = conform(kind, rows)
+            cat = cat.set_column(
+                cat.schema.get_field_index("if_new"), "if_new", pa.array([True] * cat.num_rows)
+            )
+            own = events.get(kind)
+            events[kind] = cat if own is None else pa.concat_tables([cat, own])
+        events = self._present(events)
+        events = {k: t for k, t in events.items() if t.num_rows}
+        if not events:
+            return None
+        path = write_file(self.dir, events, self.fmt)
+        self.files += 1
+        for k, t in events.items():
+            self.by_kind[k] = self.by_kind.get(k, 0) + t.num_rows
+        for kind, (_table, key, _refs) in _SCHEDULED.items():
+            if kind in events:
+                self._written[kind].update(events[kind].column(key).to_pylist())
+        tx = events.get("transaction")
+        self._recent_tx = (
+            tx.column("tx_id").combine_chunks() if tx is not None else pa.array([], pa.int64())
+        )
+        return path
+
+    def _present(self, events: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """Rows as a producer knows them when they happen: outcomes queued, not yet written."""
         tx = events.get("transaction")
         if tx is not None and tx.num_rows:
             refunded = pc.equal(tx.column("status"), "refunded")
@@ -219,13 +379,26 @@ class Producer:
             i = tx.schema.get_field_index("status")
             tx = tx.set_column(i, "status", pc.if_else(refunded, "success", tx.column("status")))
             j = tx.schema.get_field_index("refunded_at")
-            events["transaction"] = tx.set_column(
-                j, "refunded_at", pa.nulls(tx.num_rows, tx.schema.field(j).type)
+            tx = tx.set_column(j, "refunded_at", pa.nulls(tx.num_rows, tx.schema.field(j).type))
+            events["transaction"] = tx
+        ms = events.get("membership")
+        if ms is not None and ms.num_rows:
+            known = pa.concat_arrays(
+                [self._recent_tx]
+                + ([tx.column("tx_id").combine_chunks()] if tx is not None else [])
+            )
+            col = ms.column("tx_id")
+            ok = pc.is_in(col, value_set=known)
+            i = ms.schema.get_field_index("tx_id")
+            events["membership"] = ms.set_column(
+                i, "tx_id", pc.if_else(ok, col, pa.nulls(ms.num_rows, pa.int64()))
             )
         ps = events.get("payscore_order")
         if ps is not None and ps.num_rows:
             cols = ["order_id", "ts", "state", "amount", "completed_at", "paid_at"]
-            for r in ps.select(cols).to_pylist():
+            final_states = ("done", *self.CANCEL_AFTER)
+            mask = pc.is_in(ps.column("state"), value_set=pa.array(final_states))
+            for r in ps.filter(mask).select(cols).to_pylist():
                 if r["state"] == "done" and r["completed_at"] is not None:
                     self._later(
                         r["completed_at"],
@@ -239,26 +412,23 @@ class Producer:
                             {"order_id": r["order_id"], "ts": r["paid_at"]},
                         )
                 elif r["state"] in self.CANCEL_AFTER:
-                    due = _us(r["ts"]) + self.CANCEL_AFTER[r["state"]]
-                    ts = _from_us(due)
+                    ts = _from_us(_us(r["ts"]) + self.CANCEL_AFTER[r["state"]])
                     self._later(
                         ts,
                         "payscore_cancel",
                         {"order_id": r["order_id"], "ts": ts, "state": r["state"]},
                     )
-            final = pc.is_in(ps.column("state"), value_set=pa.array(["done", "revoked", "expired"]))
             n = ps.num_rows
+            amount_t = ps.schema.field("amount").type
             ps = ps.set_column(
                 ps.schema.get_field_index("state"),
                 "state",
-                pc.if_else(final, "doing", ps.column("state")),
+                pc.if_else(mask, "doing", ps.column("state")),
             )
             ps = ps.set_column(
                 ps.schema.get_field_index("amount"),
                 "amount",
-                pc.if_else(
-                    final, pa.scalar(0, ps.schema.field("amount").type), ps.column("amount")
-                ),
+                pc.if_else(mask, pa.scalar(0, amount_t), ps.column("amount")),
             )
             for c in ("completed_at", "paid_at"):
                 i = ps.schema.get_field_index(c)
@@ -291,45 +461,49 @@ class Producer:
             events["live_session"] = lv
         return events
 
-    def due(self, end: object) -> dict[str, pa.Table]:
-        """The queued outcomes that happen before `end`."""
-        import heapq
 
-        limit = _us(end)
-        rows: dict[str, list[dict]] = {}
-        while self.pending and self.pending[0][0] < limit:
-            _, _, kind, row = heapq.heappop(self.pending)
-            rows.setdefault(kind, []).append(row)
-        out = {}
-        for kind, lst in rows.items():
-            sch = kind_schema(kind)
-            out[kind] = pa.Table.from_pydict(
-                {f.name: [r.get(f.name) for r in lst] for f in sch}, schema=sch
-            )
-        return out
-
-    def tick(self, start: object, end: object) -> Path | None:
-        """Write the events of [start, end) (and outcomes due by `end`) as one file; None if none."""
-        events = self.split(self.stream.events(start, end))  # type: ignore[attr-defined]
-        events.update(self.due(end))
-        events = {k: t for k, t in events.items() if t.num_rows}
-        if not events:
-            return None
-        path = write_file(self.dir, events, self.fmt)
-        self.files += 1
-        for k, t in events.items():
-            self.by_kind[k] = self.by_kind.get(k, 0) + t.num_rows
-        return path
+_OUTCOMES = ("refund", "payscore_complete", "payscore_collect", "payscore_cancel", "live_end")
 
 
-def _us(t: object) -> int:
-    from datetime import datetime
+def _outcome_key(kind: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (row.get("tx_id"), row.get("order_id"), row.get("live_id"), _us(row["ts"]))
 
+
+def _outcome_tables(due: list[tuple[int, int, str, dict[str, Any]]]) -> dict[str, pa.Table]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for _, _, kind, row in due:
+        rows.setdefault(kind, []).append(row)
+    out = {}
+    for kind, lst in rows.items():
+        sch = kind_schema(kind)
+        out[kind] = pa.Table.from_pydict(
+            {f.name: [r.get(f.name) for r in lst] for f in sch}, schema=sch
+        )
+    return out
+
+
+def _trim(missing: dict[str, pa.Array], room: int) -> dict[str, pa.Array]:
+    out = {}
+    for k, ids in missing.items():
+        if room <= 0:
+            break
+        out[k] = ids.slice(0, room)
+        room -= len(out[k])
+    return out
+
+
+def _time_index(kind: str) -> int:
+    """Index of the kind's time field (its event time)."""
+    for i, f in enumerate(KINDS[kind].fields):
+        if f.type == "TIMESTAMPTZ":
+            return i
+    raise KeyError(kind)
+
+
+def _us(t: Any) -> int:
     assert isinstance(t, datetime)
     return round(t.timestamp() * 1_000_000)
 
 
-def _from_us(us: int) -> object:
-    from datetime import UTC, datetime, timedelta
-
+def _from_us(us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)

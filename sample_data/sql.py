@@ -352,17 +352,27 @@ def slots_sql(
     FROM d JOIN _days y USING (D) WHERE cnt > 0 ORDER BY m_us, sub"""
 
 
-def rows_cte(table: str, where: str) -> str:
+def rows_cte(table: str, where: str, window: tuple[int, int] | None = None) -> str:
     """The common head of every slot-generated table: one row per event with its key and time.
 
     Columns: D, m_us, kd (index within the local day), e (rows that day), dau, rr (distinct users
     of the pillar that day), k, g (0-based global index in the slot table), sub (live_id or 0),
     l_merchant, l_channel, key, ts_us. Slots are split into chunks of CHUNK rows first: DuckDB
-    scans a table in parallel by row groups, and the slot table alone is too small to be split."""
+    scans a table in parallel by row groups, and the slot table alone is too small to be split.
+    With `window` (lo_us, hi_us) only the rows of each slot that can fall in it are made (row k
+    lies in [t0 + k dur / cnt, t0 + (k + 1) dur / cnt)), so a second of a busy minute costs a
+    second's rows; the rows made are the same as without it."""
+    if window is None:
+        k_lo, k_hi = "0", "cnt"
+    else:
+        lo, hi = window
+        k_lo = f"greatest(0, floor(({lo} - t0_us)::DOUBLE * cnt / dur_us)::BIGINT - 1)"
+        k_hi = f"least(cnt, ceil(({hi} - t0_us)::DOUBLE * cnt / dur_us)::BIGINT + 1)"
     return f"""r0 AS (
       SELECT D, m_us, t0_us, dur_us, kd0 + k AS kd, e, cnt, k, g0 + k AS g, sub, l_merchant, l_channel, dau, rr, c1, c2, c3, cp
-      FROM (SELECT *, unnest(range(k0, least(k0 + {CHUNK}, cnt))) AS k
-            FROM (SELECT *, unnest(range(0, cnt, {CHUNK})) AS k0 FROM _s_{table} WHERE {where}))
+      FROM (SELECT *, unnest(range(k0, least(k0 + {CHUNK}, k_hi))) AS k
+            FROM (SELECT *, unnest(range(k_lo, k_hi, {CHUNK})) AS k0
+                  FROM (SELECT *, {k_lo} AS k_lo, {k_hi} AS k_hi FROM _s_{table} WHERE {where})))
     ), r AS (
       SELECT *, D * 1000000000 + kd AS key,
              t0_us + floor((k + ru(D * 1000000000 + kd, {EVENTS[table].salt})) * dur_us / cnt)::BIGINT AS ts_us

@@ -903,9 +903,10 @@ class Loader:
         cur.execute("BEGIN")
         try:
             inserts = [k for k in INSERT_ORDER if k in staged]
+            self._skip_known(inserts)
             for k in inserts:
                 kind = KINDS[k]
-                cols = ", ".join(_q(f.col) for f in kind.fields)
+                cols = ", ".join(_q(f.col) for f in kind.fields if f.stored)
                 try:
                     cur.execute(f"INSERT INTO {kind.table} ({cols}) SELECT {cols} FROM _s_{k}")
                 except duckdb.ConstraintException as exc:
@@ -930,6 +931,26 @@ class Loader:
             raise
         if crash:
             crash("after_commit")
+
+    def _skip_known(self, inserts: list[str]) -> None:
+        """Drop the `if_new` rows whose id the database already holds (re-announced entities):
+        the staged relation then holds only what is inserted, so the rollups count it once."""
+        for k in inserts:
+            kind = KINDS[k]
+            typed = self.typed.get(k)
+            if kind.key is None or typed is None or "if_new" not in typed.column_names:
+                continue
+            flagged = pc.fill_null(typed.column("if_new"), False)
+            if not pc.any(flagged).as_py():
+                continue
+            key = kind.get(kind.key).col
+            ids = pc.unique(typed.column(key).filter(flagged))
+            missing = self._missing(kind.table, key, ids)
+            keep = pc.or_(pc.invert(flagged), pc.is_in(typed.column(key), value_set=missing))
+            kept = typed.filter(keep)
+            self.cur.unregister(f"_s_{k}")
+            self.cur.register(f"_s_{k}", kept)
+            self.typed[k] = kept
 
     def _diagnose_constraint(self, k: str, exc: Exception) -> Rejected:
         kind = KINDS[k]

@@ -45,6 +45,7 @@ class Field:
     ref: str | None = None
     nonneg: bool = False
     example: object = None
+    stored: bool = True  # False: the field steers ingestion and has no column (IF_NEW)
 
     @property
     def col(self) -> str:
@@ -96,6 +97,12 @@ def O(name: str, type_: str, example: object = None, **kw: object) -> Field:  # 
 
 
 T0 = "2026-11-20T12:00:05.120+08:00"
+
+# A producer that re-announces an entity it cannot know the database holds (ecotop simulate, for
+# the articles, posts and live sessions its events refer to) marks the row `if_new: true`: it is
+# inserted only if its id is new, and skipped, with no error, if the database already has it.
+# Without it (or false) an existing id is an error, as for every other row.
+IF_NEW = Field("if_new", BOOL, required=False, example=None, stored=False)
 
 _KINDS = [
     # People and businesses --------------------------------------------------------------------
@@ -197,6 +204,7 @@ _KINDS = [
             F("published_at", TS, T0),
             F("recipients", INT, 18000, nonneg=True),
             O("title", TEXT, "Winter menu"),
+            IF_NEW,
         ),
         "an article pushed to `recipients` followers",
         key="article_id",
@@ -432,6 +440,7 @@ _KINDS = [
             F("channel_id", ID, 77, ref="channel"),
             F("ts", TS, T0),
             F("duration_s", INT, 45, nonneg=True),
+            IF_NEW,
         ),
         "a new short video",
         key="post_id",
@@ -446,6 +455,7 @@ _KINDS = [
             F("started_at", TS, T0),
             O("ended_at", TS),
             F("peak_viewers", INT, 0, nonneg=True),
+            IF_NEW,
         ),
         "a live session starts (ended_at empty while live)",
         key="live_id",

@@ -131,6 +131,11 @@ def simulate(
     if speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
     start = _parse_time(start_text)
+    if start is not None and start > datetime.now(UTC):
+        raise click.BadParameter(
+            "must not lie in the future (events are stamped no later than they are written)",
+            param_hint="--start",
+        )
     from ecotop.sample_data.live import EventStream
     from ecotop.sample_data.producer import Producer
     from ecotop.store.errors import BadInput
@@ -153,24 +158,31 @@ def simulate(
     origin = start or datetime.now(UTC)
 
     def clock() -> datetime:
-        return origin + timedelta(seconds=(time.monotonic() - t0) * speed)
+        # the event clock runs `speed` times the wall clock but never passes it: no event, and
+        # no outcome, is stamped after the moment its file is written
+        return min(origin + timedelta(seconds=(time.monotonic() - t0) * speed), datetime.now(UTC))
 
+    step = timedelta(seconds=interval * speed)
     first = last = clock()
     try:
         while not stop.is_set():
-            nxt = last + timedelta(seconds=interval * speed)
-            wait = (nxt - clock()).total_seconds() / speed
-            if wait > 0 and stop.wait(wait):
+            nxt = last + step  # one file per interval of event time, back to back when behind
+            while (ahead := (nxt - clock()).total_seconds()) > 0:
+                fast = origin + timedelta(seconds=(time.monotonic() - t0) * speed)
+                rate_now = speed if fast < datetime.now(UTC) else 1.0
+                if stop.wait(min(0.25, ahead / rate_now)):
+                    break
+            if stop.is_set():
                 break
-            now = clock()
+            left = None if max_events is None else max_events - producer.events
             try:
-                producer.tick(last, now)
+                producer.tick(last, nxt, limit=left)
             except (OSError, ValueError):
                 raise
             except Exception as exc:  # the generator's own failure, as one line
                 first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise BadInput(f"the event stream failed: {first_line}") from None
-            last = now
+            last = nxt
             if max_events is not None and producer.events >= max_events:
                 break
             if duration is not None and time.monotonic() - t0 >= duration:
