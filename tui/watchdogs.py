@@ -11,6 +11,8 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -142,5 +144,17 @@ class Watchdogs(App[None]):
             self._terminal_lost()
 
     def _terminal_lost(self) -> None:
+        # During start-up the app's own exit can stall (workers still starting, a file being
+        # ingested): the hang-up must end the process anyway, releasing the write lock (#15.15).
+        threading.Thread(target=_end_after, args=(HANGUP_GRACE_S,), daemon=True).start()
         self.shutdown()
         self.exit(return_code=1)
+
+
+HANGUP_GRACE_S = 3.0
+
+
+def _end_after(seconds: float) -> None:
+    """End the process if it is still here after `seconds` (committed data is in the WAL)."""
+    time.sleep(seconds)
+    os._exit(129)  # 128 + SIGHUP

@@ -191,28 +191,46 @@ def test_unreadable_database_is_one_line_exit_1(dbfile: Path, other_user) -> Non
         assert "permission" in lines[0].lower(), err
 
 
-def test_dashboard_hangup_during_start_up_ends_the_process(dbfile: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.6, 1.0, 1.5])
+def test_dashboard_hangup_during_start_up_ends_the_process(
+    small_db: Path, tmp_path: Path, delay: float
+) -> None:
+    """A writer dashboard (--spool) whose terminal closes while it starts must end, lock released."""
     import pty
     import signal
     import time
 
+    path = tmp_path / "s.duckdb"
+    shutil.copy(small_db, path)
+    spool = tmp_path / "spool"
+    spool.mkdir()
     pid, fd = pty.fork()
     if pid == 0:  # the child: the dashboard on a terminal
         os.environ.update(env())
         os.chdir(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "ecotop.tui.cli", str(dbfile)])
-    try:
-        time.sleep(0.6)
-        os.close(fd)  # the terminal closes: SIGHUP to the session
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the dashboard kept running after its terminal closed")
-    finally:
-        shutil.rmtree(dbfile.parent / "nothing", ignore_errors=True)
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "ecotop.tui.cli", str(path), "--spool", str(spool)],
+        )
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < delay:  # drain the screen like a terminal would
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            break
+    os.close(fd)  # the terminal closes: SIGHUP to the session
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the dashboard kept running after its terminal closed at {delay} s")
+    from ecotop.store import open_db
+
+    with open_db(path, write=True) as db:  # the write lock was released
+        assert db.cursor().execute("SELECT count(*) FROM ecotop_meta").fetchall()[0][0] > 0
