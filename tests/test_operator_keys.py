@@ -26,6 +26,18 @@ def app_for(path: Path, **kw) -> EcotopApp:
     return make_app(path, **kw)
 
 
+async def until(pilot, cond, timeout: float = 30.0) -> None:
+    """Wait until `cond()` holds (the refresh runs in a worker; a loaded machine is slow)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 def screen_lines(app: EcotopApp) -> list[str]:
     """What the terminal shows of the top screen, line by line."""
     return [strip.text for strip in app.screen._compositor.render_strips()]
@@ -186,3 +198,30 @@ async def test_sorting_the_merchant_list_shows_the_top(tmp_path: Path) -> None:
     finally:
         app.db.close()
         merchants_screen.clear_cache()
+
+
+async def test_pillar_table_owns_the_keys_when_the_view_opens(tiny_db: Path) -> None:
+    """#11 point 6: in a pillar view titled "(enter: open)", enter did nothing until Tab and Down
+    scrolled the page; the table under the cursor owns the keys from the start."""
+    from ecotop.tui.screens.merchant import MerchantScreen
+    from ecotop.tui.screens.pillar import PillarScreen
+    from ecotop.tui.widgets.charts import ArrowTable
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("4")  # Pay: top merchants
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, PillarScreen)
+                and app.screen.query_one("#table-merchants", ArrowTable).row_count > 0
+            ),
+        )
+        table = app.screen.query_one("#table-merchants", ArrowTable)
+        assert app.screen.focused is table
+        body = app.screen.query_one("#pillar-body")
+        assert body.scroll_y == 0  # the focus did not scroll the measures away
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, MerchantScreen)

@@ -165,6 +165,13 @@ class PillarScreen(EcotopScreen):
         yield FilterInput(placeholder="filter the tables (esc clears)", id="filter")
         yield Footer()
 
+    def on_mount(self) -> None:
+        # The first table owns the keys from the start (#11.6): enter opens its row and Down moves
+        # its cursor, without Tab first; focusing must not scroll the measures off the screen.
+        tables = list(self.query(ArrowTable))
+        if tables:
+            self.set_focus(tables[0], scroll_visible=False)
+
     # -- refresh ---------------------------------------------------------------------------------
 
     def cache_key(self, ctx: RefreshContext) -> Any:
