@@ -234,3 +234,34 @@ def test_dashboard_hangup_during_start_up_ends_the_process(
 
     with open_db(path, write=True) as db:  # the write lock was released
         assert db.cursor().execute("SELECT count(*) FROM ecotop_meta").fetchall()[0][0] > 0
+
+
+def test_ingest_watch_with_a_relative_file_serves(dbfile: Path) -> None:
+    (dbfile.parent / "sp").mkdir()
+    proc = subprocess.Popen(
+        [*ECOTOP, "ingest", dbfile.name, "--spool", "sp", "--watch", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        cwd=dbfile.parent,
+    )
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while read_info(dbfile) is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        r = subprocess.run(
+            [*ECOTOP, "query", str(dbfile), "SELECT 9 AS x", "--format", "csv"],
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd="/",
+            timeout=60,
+        )
+        assert r.returncode == 0 and r.stdout == "x\n9\n", r.stderr
+    finally:
+        err = stop(proc)
+    assert "Traceback" not in err
+    assert sorted(p.name for p in dbfile.parent.iterdir()) == ["a.duckdb", "sp"]
