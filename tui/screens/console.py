@@ -12,11 +12,14 @@ Keys (none is a single letter while the editor has focus, so typing never trigge
   ctrl+b               catalog sidebar;  ctrl+space  completion;  tab  moves to the results
   e (on a result)      export the whole result to CSV, Parquet or JSON
 
-Safety: every statement passes `store.guard` (the same guard as `ecotop query`): `check` before
-anything runs (a refusal runs nothing of the batch), then `run`, which checks again and executes in
-a read-only transaction on a locked-down connection, with the row limit pushed into DuckDB. Each
-run has its own cursor in a thread worker (group "console-query"), so the dashboard's refresh cycle
-goes on meanwhile; `cur.interrupt()` cancels, `cur.query_progress()` is polled from the UI thread.
+Safety: every statement passes the guard through the gateway (the same guard as `ecotop query`):
+checked before anything runs (a refusal runs nothing of the batch), then run read-only with the row
+limit pushed into DuckDB (tui/console_run.py). Each run has its own cursor in a thread worker (group
+"console-query"), so the dashboard's refresh cycle goes on meanwhile; `Job.interrupt()` cancels,
+`Job.progress()` is polled from the UI thread (neither blocks).
+
+One piece over ~500 lines: the screen is its keys' handlers (run, cancel, errors, copy, history,
+export, pin), each a few lines around a worker; the work itself lives in tui/console_run.py.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import contextlib
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,18 +44,22 @@ from textual.screen import Screen
 from textual.widgets import Static, TextArea
 
 from ecotop.queries.catalogue import Catalogue as Catalog
-from ecotop.queries.errors import SqlError, SqlRefused, StoreError
-from ecotop.queries.gateway import Cursor, Gateway, split_statements
-from ecotop.tui import adhoc
+from ecotop.tui.console_run import (
+    Job,
+    Prepared,
+    PrepareRefused,
+    export_error,
+    export_result,
+    prepare,
+    run_statements,
+)
 from ecotop.tui.history import Buffer, Entry, History
-from ecotop.tui.host import Host
-from ecotop.tui.screens.base import gateway_cursor
+from ecotop.tui.screens.console_pin import PinMixin
 from ecotop.tui.widgets.catalog import CatalogTree
 from ecotop.tui.widgets.results_tabs import (
     ResultData,
     ResultsTabs,
     ResultView,
-    display_table,
     format_ms,
     warm_up,
 )
@@ -88,36 +94,6 @@ KEY_HINTS = Text.assemble(
     no_wrap=True,
     overflow="ellipsis",
 )
-
-
-@dataclass
-class Prepared:
-    """One statement to run: its text as the guard gave it and where it starts in the buffer."""
-
-    sql: str
-    offset: int
-
-
-@dataclass
-class Job:
-    """A running query batch (or export): what the UI polls and what `cancel` interrupts."""
-
-    id: int
-    kind: str  # "query" | "export"
-    started: float = field(default_factory=time.perf_counter)
-    cursor: Any = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    total: int = 0
-    current: int = 0
-    rows: int = 0  # export progress
-    label: str = ""
-
-    def interrupt(self) -> None:
-        self.cancel.set()
-        cur = self.cursor
-        if cur is not None:
-            with contextlib.suppress(Exception):
-                cur.interrupt()
 
 
 class ConsoleCommands(Provider):
@@ -163,7 +139,7 @@ class ConsoleCommands(Provider):
                 )
 
 
-class ConsoleScreen(Screen):
+class ConsoleScreen(PinMixin, Screen[None]):
     """The SQL console. Pushed by the app's `:` key."""
 
     COMMANDS: ClassVar = {ConsoleCommands}
@@ -280,10 +256,6 @@ class ConsoleScreen(Screen):
         return "ctrl+j runs the statement under the cursor · f5 all · ctrl+r history · esc back"
 
     @property
-    def editor(self) -> SqlEditor:
-        return self.query_one(SqlEditor)
-
-    @property
     def results(self) -> ResultsTabs:
         return self.query_one(ResultsTabs)
 
@@ -334,10 +306,6 @@ class ConsoleScreen(Screen):
         with contextlib.suppress(Exception):
             warm_up()
         _warmed.set()
-
-    @property
-    def _host(self) -> Host:
-        return self.app  # type: ignore[return-value]
 
     @property
     def _zone(self) -> Any:
@@ -444,65 +412,23 @@ class ConsoleScreen(Screen):
     def _run_worker(self, job: Job, spans: list[Span]) -> None:
         """Check every statement, then run them one by one on one cursor of this worker."""
         gateway = self._host.gateway
-        prepared: list[Prepared] = []
-        for span in spans:
-            try:
-                statements = split_statements(span.text)
-            except SqlRefused as exc:
-                self.post_message(self.Refused(job.id, span=span, error=exc, prepared=None))
-                self.post_message(self.Finished(job.id))
-                return
-            except SqlError as exc:
-                self.post_message(self.Refused(job.id, span=span, error=exc, prepared=None))
-                self.post_message(self.Finished(job.id))
-                return
-            at = span.start
-            for st in statements:
-                lead = len(st) - len(st.lstrip())
-                prepared.append(Prepared(st.strip().rstrip(";").strip() or st, at + lead))
-                at += len(st)
+        try:
+            prepared = prepare(spans)
+        except PrepareRefused as exc:
+            self.post_message(self.Refused(job.id, span=exc.span, error=exc.error, prepared=None))
+            self.post_message(self.Finished(job.id))
+            return
         job.total = len(prepared)
         self.post_message(self.Started(job.id, prepared=prepared))
         try:
-            with gateway_cursor(gateway) as cur:
-                job.cursor = cur
-                self._run_prepared(gateway, cur, job, prepared)
+            for p, result, error in run_statements(gateway, job, prepared, self.limit, self._zone):
+                self.post_message(
+                    self.StatementDone(job.id, result=result, error=error, prepared=p)
+                )
         except Exception as exc:
             self.post_message(self.Refused(job.id, span=None, error=exc, prepared=None))
         finally:
-            job.cursor = None
             self.post_message(self.Finished(job.id))
-
-    def _run_prepared(
-        self, gateway: Gateway, cur: Cursor, job: Job, prepared: list[Prepared]
-    ) -> None:
-        """The statements one by one on `cur` (the worker's thread); stops at the first error."""
-        for i, p in enumerate(prepared):
-            if job.cancel.is_set():
-                break
-            job.current = i
-            t0 = time.perf_counter()
-            result = ResultData(index=i, sql=p.sql)
-            error: BaseException | None = None
-            try:
-                res = adhoc.run(gateway, cur, p.sql, self.limit)
-                result.table = res.table
-                result.shown = display_table(res.table, self._zone)
-                result.types = [t for _, t in res.columns]
-                result.truncated = res.truncated
-                result.elapsed_ms = res.elapsed_ms
-            except StoreError as exc:
-                error = exc
-                result.elapsed_ms = (time.perf_counter() - t0) * 1000
-                result.cancelled = job.cancel.is_set() or type(exc).__name__ == "SqlCancelled"
-                result.error = "cancelled" if result.cancelled else str(exc)
-            except Exception as exc:  # a failure of the connection itself
-                error = exc
-                result.elapsed_ms = (time.perf_counter() - t0) * 1000
-                result.error = f"{type(exc).__name__}: {first_line(str(exc))}"
-            self.post_message(self.StatementDone(job.id, result=result, error=error, prepared=p))
-            if error is not None:
-                break
 
     def _current(self, message: _Event) -> bool:
         return self.job is not None and message.job_id == self.job.id
@@ -607,12 +533,8 @@ class ConsoleScreen(Screen):
         if job.total > 1:
             parts.append(f"{job.current + 1} of {job.total}")
         parts.append(f"{elapsed:.1f} s")
-        progress = None
-        cur = job.cursor
-        if cur is not None:
-            with contextlib.suppress(Exception):
-                progress = float(cur.query_progress())
-        if progress is not None and progress >= 0:
+        progress = job.progress()
+        if progress is not None:
             width = 10
             filled = int(round(progress / 100 * width))
             parts.append(f"{'█' * filled}{'░' * (width - filled)} {progress:.0f}%")
@@ -789,29 +711,12 @@ class ConsoleScreen(Screen):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="console-export")
     def _export_worker(self, job: Job, sql: str, path: Path) -> None:
-        from ecotop.tui import export
-
-        cur = None
         try:
-            gateway = self._host.gateway
-            cur = gateway.cursor()
-            job.cursor = cur
-
-            def progress(rows: int) -> None:
-                job.rows = rows
-
-            rows = adhoc.export(gateway, cur, sql, path, job.cancel, progress)
+            rows = export_result(self._host.gateway, job, sql, path)
             self.post_message(self.ExportDone(job.id, rows=rows, path=path, error=None))
-        except export.Cancelled:
-            self.post_message(self.ExportDone(job.id, rows=0, path=path, error="cancelled"))
         except Exception as exc:
-            msg = "cancelled" if job.cancel.is_set() else first_line(str(exc)) or type(exc).__name__
+            msg = export_error(job, exc)
             self.post_message(self.ExportDone(job.id, rows=0, path=path, error=msg))
-        finally:
-            job.cursor = None
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.close()
 
     def on_console_screen_export_done(self, message: ExportDone) -> None:
         d = message.data
@@ -827,100 +732,6 @@ class ConsoleScreen(Screen):
             self.notify(f"exported {d['rows']:,} rows to {d['path']}", timeout=3)
         elif d["error"] != "cancelled":
             self.notify(f"export failed: {d['error']}", severity="error", timeout=5)
-
-    # -- pin -------------------------------------------------------------------------------------
-
-    @dataclass
-    class PinChecked(Message):
-        """The pin check's result (worker): the statement to pin and the names taken, or why not."""
-
-        span: Span
-        sql: str | None
-        error: StoreError | None
-        taken: set[str]
-
-    @dataclass
-    class Pinned(Message):
-        """The pin writer's result (worker): the file written, or why not."""
-
-        name: str
-        where: Path | None
-        error: str | None
-
-    def action_pin(self) -> None:
-        spans = self.editor.statements_to_run()
-        if len(spans) != 1:
-            self.notify(
-                "put the cursor on one statement (or select one) to pin it",
-                severity="warning",
-                timeout=3,
-            )
-            return
-        self._pin_check(spans[0])
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="console-pin")
-    def _pin_check(self, span: Span) -> None:
-        from ecotop.tui.pins import load_panels
-
-        taken = {p.name for p in load_panels(self._host.config_path)}
-        try:
-            statements = split_statements(span.text)
-        except StoreError as exc:
-            self.post_message(self.PinChecked(span, None, exc, taken))
-            return
-        if len(statements) != 1:
-            self.post_message(self.PinChecked(span, None, None, taken))
-            return
-        sql = statements[0].strip().rstrip(";").strip()
-        self.post_message(self.PinChecked(span, sql, None, taken))
-
-    def on_console_screen_pin_checked(self, message: PinChecked) -> None:
-        from ecotop.tui.pins import default_panel_name
-        from ecotop.tui.widgets.sql_dialogs import PinScreen
-
-        span, sql, exc = message.span, message.sql, message.error
-        if exc is not None:
-            self._show_error(
-                str(exc),
-                span.text,
-                span.start,
-                getattr(exc, "offset", None),
-                getattr(exc, "length", None),
-            )
-            return
-        if sql is None:
-            self.notify("a panel runs one statement", severity="warning", timeout=3)
-            return
-        taken = message.taken
-        name = default_panel_name(sql, taken)
-
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer:
-                self._pin_write(answer[0], sql, answer[1])
-
-        self.app.push_screen(PinScreen(sql, name, taken=taken), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="console-pin")
-    def _pin_write(self, name: str, sql: str, kind: str) -> None:
-        from ecotop.tui.pins import pin_panel
-
-        try:
-            where = pin_panel(self._host.config_path, name, sql, kind)
-        except StoreError as exc:
-            self.post_message(self.Pinned(name, None, str(exc)))
-        except (OSError, ValueError) as exc:
-            self.post_message(self.Pinned(name, None, f"cannot pin: {exc}"))
-        else:
-            self.post_message(self.Pinned(name, where, None))
-
-    def on_console_screen_pinned(self, message: Pinned) -> None:
-        if message.error is not None:
-            self.notify(message.error, severity="error", timeout=6)
-            return
-        self._host.pins_version += 1
-        self.notify(
-            f"pinned {message.name!r} to the overview (saved in {message.where})", timeout=4
-        )
 
 
 def _cell_text(v: Any) -> str:
