@@ -67,7 +67,7 @@ def make_app(
     `path=None` uses the demo database (created by the caller, see tui.commands.dashboard) with live
     simulation. A file opens read-only unless `live` (the simulator needs a generated file: raises
     NotGenerated otherwise). Settings not given here (range, refresh, display zone, alert rules,
-    DuckDB limits) come from `tui.config.load(config_path)`: ECOTOP_* variables, then the user's
+    DuckDB limits) come from `queries.settings.load(config_path)`: ECOTOP_* variables, then the user's
     config file (or `config_path`), then the system's; pins are written to `config_path` when given.
     `rules=()` turns alerts off. `start_feed=False` builds the live feed without starting its
     thread (`app.feed.step()` drives it in tests). Raises StoreError subclasses with one-line
@@ -139,7 +139,7 @@ def make_app(
 
 def load_settings(config_path: Path | None, flags: dict[str, Any]) -> Any:
     """`tui.config.load` with the flags given (None values ignored)."""
-    from ecotop.tui import config as cfg
+    from ecotop.queries import settings as cfg
 
     return cfg.load(config_path, flags={k: v for k, v in flags.items() if v is not None})
 

@@ -24,7 +24,7 @@ PIN_TIMEOUT_S = 5.0
 
 def pins_file(config_path: Path | None) -> Path:
     """Where pins are written: the --config file, else ECOTOP_CONFIG, else the user file."""
-    from ecotop.tui import config
+    from ecotop.queries import settings as config
 
     if config_path:
         return Path(config_path).expanduser()
@@ -36,7 +36,7 @@ def pins_file(config_path: Path | None) -> Path:
 
 def load_panels(config_path: Path | None) -> list[Any]:
     """The pinned panels: system files, then the user's (or the --config file's)."""
-    from ecotop.tui import config
+    from ecotop.queries import settings as config
 
     try:
         return list(config.load(config_path).panels)
@@ -57,7 +57,7 @@ def default_panel_name(sql: str, taken: set[str]) -> str:
 
 def pin_panel(config_path: Path | None, name: str, sql: str, kind: str) -> Path:
     """Save the panel in the pins file; returns the file. Raises ConfigError or ValueError."""
-    from ecotop.tui import config
+    from ecotop.queries import settings as config
 
     path = pins_file(config_path)
     config.add_panel(path, config.Panel(name, sql, kind))
@@ -66,7 +66,7 @@ def pin_panel(config_path: Path | None, name: str, sql: str, kind: str) -> Path:
 
 def unpin_panel(config_path: Path | None, name: str) -> bool:
     """Remove the panel from the pins file; False when it is not there (e.g. a system file)."""
-    from ecotop.tui import config
+    from ecotop.queries import settings as config
 
     return config.remove_panel(pins_file(config_path), name)
 
