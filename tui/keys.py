@@ -60,3 +60,16 @@ SCREEN_KEYS: list[Key] = [
 ]
 
 ALL_KEYS: list[Key] = [*APP_KEYS, *SCREEN_KEYS]
+
+#: The footer's global hints, most useful first (actions); tui/widgets/footer.py drops them from the
+#: end until the line fits, after the keys of the screen itself. `?` lists every key anyway.
+FOOTER_ORDER: list[str] = [
+    "help",
+    "quit",
+    "merchants",
+    "console",
+    "cycle_range",
+    "pause",
+    "refresh_now",
+    "alerts",
+]

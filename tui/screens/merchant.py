@@ -13,9 +13,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ecotop.tui.screens.base import EcotopScreen, RefreshContext
+from ecotop.tui.widgets.footer import KeyHints
 from ecotop.tui.widgets.merchant_funnel import MerchantFunnel
 from ecotop.tui.widgets.merchant_panels import (
     EntryMix,
@@ -68,7 +69,7 @@ class MerchantScreen(EcotopScreen):
                 yield PayScorePanel(id="merchant-payscore")
                 yield GroupsPanel(id="merchant-groups")
                 yield LivesPanel(id="merchant-lives")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < WIDE, "-narrow")

@@ -25,11 +25,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ecotop.tui.host import Host
 from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext, with_cursor
 from ecotop.tui.screens.merchant import MerchantScreen
+from ecotop.tui.widgets.footer import KeyHints
 from ecotop.tui.widgets.merchant_table import COLUMNS, MerchantTable, name_width
 from ecotop.tui.widgets.status import StatusBar
 
@@ -147,7 +148,7 @@ class MerchantsScreen(EcotopScreen):
         yield Input(placeholder="filter by name, industry or city", id="merchants-filter")
         yield MerchantTable(id="merchants-table")
         yield Static("no merchants match", id="merchants-empty")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one(MerchantTable).focus()

@@ -9,12 +9,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ecotop.queries.gateway import Cursor
 from ecotop.tui.pins import PinnedResult, fetch_pinned, load_panels, unpin_panel
 from ecotop.tui.screens.base import EcotopScreen, RefreshContext
 from ecotop.tui.status import alert_state
+from ecotop.tui.widgets.footer import KeyHints
 from ecotop.tui.widgets.kpi import TileState, tile_state
 from ecotop.tui.widgets.panel import PillarPanel
 from ecotop.tui.widgets.pinned import PinnedPanel, PinnedStrip
@@ -59,7 +60,7 @@ class OverviewScreen(EcotopScreen):
             summary.border_title = "Alerts"
             yield summary
         yield PinnedStrip(id="pinned")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one(PinnedStrip).zone = self.ecotop.display_zone

@@ -16,10 +16,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
 from ecotop.tui.widgets.charts import ArrowTable, ChartBox, heading, heatmap_lines
+from ecotop.tui.widgets.footer import KeyHints
 from ecotop.tui.widgets.kpi import tile_state
 from ecotop.tui.widgets.panel import PillarPanel
 from ecotop.tui.widgets.status import StatusBar
@@ -163,7 +164,7 @@ class PillarScreen(EcotopScreen):
                         else:
                             yield ArrowTable(key, hide=HIDDEN, id=f"table-{key}")
         yield FilterInput(placeholder="filter the tables (esc clears)", id="filter")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         # The first table owns the keys from the start (#11.6): enter opens its row and Down moves
