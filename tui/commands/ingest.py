@@ -129,6 +129,7 @@ def ingest(
         "by_kind": {},
     }
     t0 = time.perf_counter()
+    failure: BadInput | None = None
     db = open_db(file, write=True)
     spool = None
     serving = None
@@ -166,6 +167,8 @@ def ingest(
                 stop.wait(interval)
     except KeyboardInterrupt:
         caught.append(signal.SIGINT)
+    except BadInput as exc:  # the spool directory went away or broke: stop with the summary (#15.11)
+        failure = exc
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -181,8 +184,12 @@ def ingest(
     summary["events_per_s"] = round(summary["events"] / elapsed, 1) if elapsed > 0 else None
     if caught:
         summary["stopped_by"] = signal.Signals(caught[0]).name
+    elif failure is not None:
+        summary["stopped_by"] = "error"
     click.echo(json.dumps(summary, indent=2))
     sys.stdout.flush()
+    if failure is not None:
+        raise failure
     if caught and caught[0] == signal.SIGINT:
         sys.exit(130)
     if mode == "once" and summary["rejected"]:
