@@ -37,6 +37,11 @@ def run(ctx: Context) -> dict[str, Any]:
         raw = db.cursor()
         out["check_no_cursor"] = timeit(lambda: guard.check(QUERY), repeat=repeat * 5)
         out["check_with_cursor"] = timeit(lambda: guard.check(QUERY, cur), repeat=repeat * 5)
+        # the bounds' cost at their caps: splitting and bounding on DuckDB's tokens (#15.5)
+        chain = " UNION ALL ".join(f"SELECT {i} AS x" for i in range(1000))
+        out["check_union_chain_1000"] = timeit(lambda: guard.check(chain), repeat=repeat)
+        long_text = "SELECT '" + "x" * 99_000 + "' AS s"
+        out["check_99k_chars"] = timeit(lambda: guard.check(long_text), repeat=repeat)
         out["run_select_1"] = timeit(lambda: guard.run(cur, "SELECT 1", 1000), repeat=repeat * 5)
         out["raw_select_1"] = timeit(
             lambda: raw.sql("SELECT 1").limit(1001).to_arrow_table(), repeat=repeat * 5
