@@ -66,12 +66,19 @@ print(json.dumps(out))
 STREAM = r"""
 import sys, time, json
 from ecotop.store import open_db
-db = open_db(sys.argv[1])
+t0 = time.perf_counter()
+db = open_db(sys.argv[1])  # finds the writer and proves it live with a ping (#15.13)
+open_ms = (time.perf_counter() - t0) * 1000
 cur = db.cursor()
+small = []
+for _ in range(50):  # kind "sql" now runs under the per-client/total/time limits (#15.4)
+    t1 = time.perf_counter()
+    cur.execute("SELECT 1").fetchall()
+    small.append((time.perf_counter() - t1) * 1000)
 t0 = time.perf_counter()
 table, truncated = cur.adhoc("SELECT * FROM transactions LIMIT 1000000", None)
 s = time.perf_counter() - t0
-print(json.dumps({"rows": table.num_rows, "seconds": s}))
+print(json.dumps({"rows": table.num_rows, "seconds": s, "open_ms": open_ms, "sql_ms": small}))
 """
 
 
@@ -161,6 +168,7 @@ def run(ctx: Context) -> dict[str, Any]:
         tail = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
         ingested = json.loads(tail[-1])["ingested"] if tail else None
     best = min(streams, key=lambda s: s["seconds"])
+    sql_ms = [ms for s in streams for ms in s["sql_ms"][1:]]
     return {
         "writer_rate_target_events_per_s": rate,
         "writer_ingested_events": ingested,
@@ -169,6 +177,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "dashboard_refresh_through_socket": stats(samples),
         "dashboard_refresh_per_client_p95_ms": [c.get("p95_ms") for c in per_client],
         "kpis_process_through_socket": stats(kpis_ms),
+        "open_through_socket": stats([s["open_ms"] for s in streams]),
+        "sql_select_1_through_socket": stats(sql_ms),
         "adhoc_stream_1m_rows": {
             "rows": best["rows"],
             "seconds": round(best["seconds"], 3),
