@@ -328,6 +328,7 @@ def _run_format(db: Any, db_path: Path, fmt: str, duration: float, work: Path) -
             spool_dir, maker.batch(FILE_EVENTS, t_events + timedelta(seconds=2 * (i + 3))), fmt
         )
     make_s = time.perf_counter() - t_make
+    anchor = _anchor(spool_dir, fmt, work)
     spool.loader.timings.clear()
     refresh: list[float] = []
     stop = threading.Event()
@@ -376,7 +377,44 @@ def _run_format(db: Any, db_path: Path, fmt: str, duration: float, work: Path) -
         "checkpoints": spool.checkpoints - ck0,
         # the first 3 files, with no refresh running
         "without_refresh_events_per_s": round(warm),
+        # DuckDB alone on the same files, same run: CREATE TABLE AS SELECT * FROM read_<fmt>(all
+        # files) + CHECKPOINT into a new file (no checks, no rollups, no refresh)
+        "anchor_bare_ctas": anchor,
+        "ratio_to_anchor": round(events / elapsed / max(anchor["events_per_s"], 1), 3),
+        "cpu_s_per_wall_s": round(cpu / elapsed, 2),
         "files_made_s": round(make_s, 1),
+    }
+
+
+def _anchor(spool_dir: Path, fmt: str, work: Path) -> dict[str, Any]:
+    """DuckDB's bare load of the waiting files: CTAS from its own reader + CHECKPOINT, new file."""
+    import duckdb
+
+    files = sorted(str(p) for p in spool_dir.iterdir() if p.is_file() and p.name[0] != ".")
+    reader = {
+        "parquet": "read_parquet({f}, union_by_name = true)",
+        "ndjson": "read_json({f}, format = 'newline_delimited', union_by_name = true)",
+        "csv": "read_csv({f}, union_by_name = true)",
+    }[fmt].format(f="[" + ", ".join(f"'{x}'" for x in files) + "]")
+    path = work / f"anchor-{fmt}.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}")
+        con.execute("CHECKPOINT")
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        (rows,) = con.execute("SELECT count(*) FROM t").fetchall()[0]
+    finally:
+        con.close()
+        for f in (path, Path(f"{path}.wal")):
+            f.unlink(missing_ok=True)
+    return {
+        "events_per_s": round(rows / wall),
+        "events": rows,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
     }
 
 
@@ -455,7 +493,7 @@ def run(ctx: Any) -> dict[str, Any]:
             "refresh_idle": stats(idle),
             "schema_caught_up": caught_up,
         }
-        for fmt in ("parquet", "ndjson"):
+        for fmt in ("parquet", "ndjson", "csv"):
             out[fmt] = _run_format(db, db_path, fmt, duration, work)
         out["wal_limit_mib"] = 64
         db.close()

@@ -8,13 +8,17 @@ and end give the same file contents.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import duckdb
 
 from ecotop import store
 from ecotop.sample_data import model, sql
@@ -23,6 +27,10 @@ from ecotop.store import bulk, rollups
 from ecotop.store.ingest import RAW_TABLES
 
 Progress = Callable[[str, float], None]
+
+# The generator's DuckDB memory limit unless ECOTOP_MEMORY_LIMIT says otherwise: it sorts every
+# event table by time, which spills to the temp directory beyond the limit.
+GENERATE_MEMORY_DEFAULT = "2500MB"
 
 
 # Rough share of the run each stage takes (for the progress callback).
@@ -105,6 +113,16 @@ class _Progress:
             self.cb("done", 1.0)
 
 
+def _one_line(exc: BaseException, scale: float, limits: store.Limits) -> BaseException:
+    """Running out of memory as one line a user can act on; anything else as it was."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return store.errors.BadInput(
+            f"scale {scale:g} needs more memory than the limit of {limits.memory_limit} "
+            "(set ECOTOP_MEMORY_LIMIT higher, or generate a smaller --scale or fewer --days)"
+        )
+    return exc
+
+
 def setup(con: Any, p: Params) -> sql.Dims:
     """Macros and dimension temp tables on `con`; returns their counts."""
     for stmt in [*sql.macros(p), *sql.dimension_sql(p)]:
@@ -155,9 +173,22 @@ def generate(
     p = Params(float(scale), int(seed))
     prog = _Progress(progress)
     if limits is None:
-        limits = store.Limits(memory_limit="2500MB")
-
-    db = store.create_db(path, overwrite=overwrite, limits=limits)
+        # ECOTOP_MEMORY_LIMIT when set, else a generous default for a generator (it is alone)
+        limits = store.Limits(
+            memory_limit=os.environ.get("ECOTOP_MEMORY_LIMIT") or GENERATE_MEMORY_DEFAULT
+        )
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise store.errors.Exists(final)
+    # Built under a private temporary directory beside the target, renamed into place at the end:
+    # a failed or killed run never leaves a half-written file under the final name.
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    path = work / final.name
+    try:
+        db = store.create_db(path, limits=limits)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise _one_line(exc, scale, limits) from None
     con = _Timed(db.con) if os.environ.get("ECOTOP_GENERATE_TRACE") else db.con
     try:
         prog.stage("dimensions")
@@ -240,15 +271,21 @@ def generate(
         prog.stage("checkpoint")
         con.execute("CHECKPOINT")
         rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in RAW_TABLES}
-    except BaseException:
+    except BaseException as exc:
         db.close()
-        for f in (Path(path), Path(str(path) + ".wal")):
-            f.unlink(missing_ok=True)
-        raise
+        shutil.rmtree(work, ignore_errors=True)
+        raise _one_line(exc, scale, limits) from None
     db.close()
+    try:
+        if overwrite:
+            os.replace(path, final)
+        else:
+            os.link(path, final)  # fails if the name was taken meanwhile: never replaced silently
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     prog.finish()
     return {
-        "path": str(path),
+        "path": str(final),
         "rows": rows,
         "total_rows": sum(rows.values()),
         "seconds": round(time.perf_counter() - t_start, 2),

@@ -328,3 +328,60 @@ def test_cli_missing_directory_exits_1(tmp_path: Path) -> None:
     r = run("--scale", "0.01", "--out", str(tmp_path / "nope" / "x.duckdb"))
     assert r.exit_code == 1
     assert "no such directory" in r.stderr
+
+
+# -- memory and half-written files ------------------------------------------------------------------
+
+
+def _generate_cmd(out: Path, *extra: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "ecotop.tui.cli", "generate", "--out", str(out), *extra]
+
+
+@pytest.mark.slow
+def test_memory_limit_is_honoured_and_a_failure_is_one_line(tmp_path: Path) -> None:
+    """ECOTOP_MEMORY_LIMIT reaches the generator: far too little ends in one line, exit 1, and no
+    file (not a traceback after a half-written file); enough spills and succeeds."""
+    import os
+    import subprocess
+
+    env = dict(os.environ)
+    out = tmp_path / "tiny.duckdb"
+    env["ECOTOP_MEMORY_LIMIT"] = "4MB"
+    run_ = subprocess.run(
+        _generate_cmd(out, "--scale", "0.02", "--days", "2"),
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run_.returncode == 1, run_.stderr
+    assert "Traceback" not in run_.stderr and len(run_.stderr.strip().splitlines()) == 1
+    assert "ECOTOP_MEMORY_LIMIT" in run_.stderr and "4MB" in run_.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    env["ECOTOP_MEMORY_LIMIT"] = "64MB"
+    ok = subprocess.run(
+        _generate_cmd(out, "--scale", "0.02", "--days", "2"),
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.duckdb"]
+
+
+@pytest.mark.slow
+def test_a_killed_generate_leaves_no_file_under_its_name(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "killed.duckdb"
+    proc = subprocess.Popen(
+        _generate_cmd(out, "--scale", "0.05", "--days", "5"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not out.exists()
+    assert all(p.name.startswith(".") for p in tmp_path.iterdir())  # at most a dotted work dir

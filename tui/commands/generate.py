@@ -109,21 +109,22 @@ def generate(
 
     from ecotop.sample_data import generate as run
 
-    bar: Any = None
+    bars: list[Any] = []  # one bar per phase on a terminal, nothing when piped
     progress = None
     if is_tty():
-        bar = click.progressbar(
-            length=1000, label="generating", file=click.get_text_stream("stderr")
-        )
-        bar.__enter__()
-        state = {"shown": 0}
+        err = click.get_text_stream("stderr")
 
         def progress(stage: str, fraction: float) -> None:
-            target = int(fraction * 1000)
-            if target > state["shown"]:
-                bar.label = f"generating {stage}"
-                bar.update(target - state["shown"])
-                state["shown"] = target
+            if bars:
+                done = bars.pop()
+                done.update(done.length - done.pos)
+                done.__exit__(None, None, None)
+            if stage == "done":
+                return
+            bar = click.progressbar(length=100, label=f"{stage:<16}", file=err, width=30)
+            bar.__enter__()
+            bar.update(0)
+            bars.append(bar)
 
     try:
         summary = run(
@@ -137,8 +138,8 @@ def generate(
             overwrite=force,
         )
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        for open_bar in bars:
+            open_bar.__exit__(None, None, None)
     total = summary["total_rows"]
     secs = summary["seconds"]
     click.echo(
