@@ -12,10 +12,19 @@ from ecotop.store.lake import (
     init_lake,
     is_lake_uri,
     maintain,
+    migrate_lake,
     parse_uri,
 )
 
-__all__ = ["LakeError", "import_file", "init", "is_lake_uri", "maintain", "parse_uri"]
+__all__ = [
+    "LakeError",
+    "import_file",
+    "init",
+    "is_lake_uri",
+    "maintain",
+    "migrate_lake",
+    "parse_uri",
+]
 
 
 def init(uri: str, data_dir: str) -> dict[str, object]:

@@ -62,15 +62,6 @@ PREFIX = "ducklake:"
 ALIAS = "lake"
 # Tables with a time column that grow with events: partitioned by day of that column.
 _PARTITION_COLUMN = "ts"
-# Rollups are partitioned by month of their bucket (one file per month and commit at most).
-_ROLLUP_PARTITIONS = {
-    "rollup_minute": "minute",
-    "rollup_hour": "hour",
-    "rollup_active_hour_sample": "hour",
-    "rollup_active_day_sample": "day",
-    "rollup_merchant_hour": "hour",
-    "rollup_merchant_day": "day",
-}
 
 
 # Inserts of up to this many rows stay in the catalog (DuckLake data inlining): a spool file's rollup
@@ -394,7 +385,13 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def open_lake(target: object, *, write: bool = False, limits: Limits | None = None) -> LakeDatabase:
+def open_lake(
+    target: object,
+    *,
+    write: bool = False,
+    limits: Limits | None = None,
+    allow_old: bool = False,
+) -> LakeDatabase:
     """Open an existing ecotop lake by its attach string, read-only unless `write`.
 
     Raises LakeError (one line) when the catalog is unreachable, refuses the login, holds no lake or
@@ -408,10 +405,14 @@ def open_lake(target: object, *, write: bool = False, limits: Limits | None = No
     if version is None:
         con.close()
         raise NotALake(f"{uri}: not an ecotop lake (no ecotop_meta table)")
-    if version != SCHEMA_VERSION:
+    if version > SCHEMA_VERSION or (version < SCHEMA_VERSION and not allow_old):
         con.close()
-        cls = errors.SchemaTooNew if version > SCHEMA_VERSION else errors.SchemaTooOld
-        raise cls(Path(uri.text), version, SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise errors.SchemaTooNew(Path(uri.text), version, SCHEMA_VERSION)
+        raise LakeError(
+            f"{uri}: schema version {version} is older than this ecotop's ({SCHEMA_VERSION}); "
+            f"run `ecotop lake migrate {uri}`"
+        )
     return LakeDatabase(uri, con, read_only=not write)
 
 
@@ -443,7 +444,20 @@ def _strip_checks(sql: str) -> str:
         i = j
 
 
-def _partition(con: duckdb.DuckDBPyConnection) -> None:
+def _partition(con: duckdb.DuckDBPyConnection, only_new: bool = False) -> None:
+    """Partition event tables by day of `ts`, rollups by month of their bucket.
+
+    `only_new`: only tables without a partitioning yet (a migration's new tables)."""
+    done: set[str] = set()
+    if only_new:
+        done = {
+            r[0]
+            for r in con.execute(
+                f"SELECT t.table_name FROM {_meta_db(con)}.ducklake_table t "
+                f"JOIN {_meta_db(con)}.ducklake_partition_info p USING (table_id) "
+                "WHERE t.end_snapshot IS NULL AND p.end_snapshot IS NULL"
+            ).fetchall()
+        }
     tables = con.execute(
         "SELECT c.table_name, list(c.column_name) FROM duckdb_columns() c "
         "SEMI JOIN duckdb_tables() t ON t.database_name = c.database_name "
@@ -452,14 +466,22 @@ def _partition(con: duckdb.DuckDBPyConnection) -> None:
         {"db": _lake_name(con)},
     ).fetchall()
     for table, cols in tables:
+        if table in done:
+            continue
         if _PARTITION_COLUMN in cols:
             c = _PARTITION_COLUMN
             con.execute(
                 f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}), day({c}))'
             )
-        elif table in _ROLLUP_PARTITIONS:
-            c = _ROLLUP_PARTITIONS[table]
+        elif table.startswith("rollup_") and (c := _bucket(cols)) is not None:
             con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}))')
+
+
+def _bucket(cols: list[str]) -> str | None:
+    for c in ("minute", "hour", "day", "k", "week"):
+        if c in cols:
+            return c
+    return None
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, items: dict[str, str]) -> None:
@@ -475,13 +497,15 @@ def init_lake(
     *,
     inline_rows: int = INLINE_ROWS,
     limits: Limits | None = None,
+    version: int = SCHEMA_VERSION,
 ) -> LakeDatabase:
     """Create the catalog and the schema of a new lake whose Parquet files go under `data_dir`.
 
     The data directory is created (mode 0700) when missing, its parent must exist. Refuses a
     catalog that already holds a lake. An insert of at most `inline_rows` rows is kept in the
     catalog itself (DuckLake's data inlining; `maintain` writes it out to Parquet) instead of a
-    new small file per table and commit; 0 turns that off.
+    new small file per table and commit; 0 turns that off. `version` (tests) stops the schema
+    at an older version.
     """
     uri = parse_uri(target)
     data = Path(data_dir).absolute()
@@ -504,10 +528,10 @@ def init_lake(
     try:
         con.execute("BEGIN")
         for f in sorted(MIGRATIONS_DIR.glob("*.sql")):
-            if int(f.name.split("_", 1)[0]) <= SCHEMA_VERSION:
+            if int(f.name.split("_", 1)[0]) <= version:
                 con.execute(lake_sql(f.read_text()))
         _partition(con)
-        _set_meta(con, {"schema_version": str(SCHEMA_VERSION), "sample_mod": "1"})
+        _set_meta(con, {"schema_version": str(version), "sample_mod": "1"})
         con.execute("COMMIT")
     except duckdb.Error as exc:
         with contextlib.suppress(duckdb.Error):
@@ -515,7 +539,49 @@ def init_lake(
         raise LakeError(f"{uri}: cannot create the schema ({_first_line(exc)})") from None
     finally:
         con.close()
-    return open_lake(uri, write=True, limits=limits)
+    return open_lake(uri, write=True, limits=limits, allow_old=version < SCHEMA_VERSION)
+
+
+def migrate_lake(target: object, *, limits: Limits | None = None) -> tuple[int, int, int | None]:
+    """Upgrade a lake's schema to this build's, one lake transaction per version.
+
+    Returns (old version, new version, the snapshot before: DuckLake keeps it, so the lake as it
+    was stays readable by time travel until `maintain` expires it); None when nothing was to do.
+    """
+    from ecotop.store.db import _AFTER, _migration_files
+
+    db = open_lake(target, write=True, limits=limits, allow_old=True)
+    con = db.con
+    try:
+        old = _schema_version(con) or 0
+        if old == SCHEMA_VERSION:
+            return old, old, None
+        before = db.snapshot()
+        files = _migration_files()
+        for v in range(old + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN")
+            try:
+                con.execute(lake_sql(files[v].read_text()))
+                _partition(con, only_new=True)
+                if v == 2:  # its Python step writes ecotop_meta with INSERT OR REPLACE
+                    from ecotop.store import rollups
+
+                    n = con.execute("SELECT count(*) FROM users").fetchall()[0][0]
+                    _set_meta(con, {"sample_mod": str(rollups.choose_sample_mod(n))})
+                    rollups.rebuild(con)
+                elif v in _AFTER:
+                    _AFTER[v](con)
+                _set_meta(con, {"schema_version": str(v)})
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return old, SCHEMA_VERSION, before
+    except duckdb.Error as exc:
+        raise _translate(db.uri, exc) from None
+    finally:
+        db.close()
 
 
 # -- moving a file into a lake --------------------------------------------------------------------
@@ -541,10 +607,7 @@ def _order_column(con: duckdb.DuckDBPyConnection, db: str, table: str) -> str | 
             {"db": db, "t": table},
         ).fetchall()
     ]
-    for c in (_PARTITION_COLUMN, *_ROLLUP_PARTITIONS.values()):
-        if c in cols:
-            return c
-    return None
+    return _PARTITION_COLUMN if _PARTITION_COLUMN in cols else _bucket(cols)
 
 
 def import_file(

@@ -308,6 +308,37 @@ DENIED_FUNCTIONS: dict[str, str] = {
         ),
         "shows other sessions' queries or the process's internals",
     ),
+    # the lake's extensions (store/lake.py): SQL run in the Postgres catalog, maintenance that
+    # writes or deletes, options (setting one after the lockdown crashes DuckDB), file lists
+    **dict.fromkeys(
+        (
+            "postgres_query",
+            "postgres_execute",
+            "postgres_scan",
+            "postgres_scan_pushdown",
+            "postgres_attach",
+            "postgres_configure_pool",
+            "pg_clear_cache",
+            "read_postgres_binary",
+        ),
+        "reaches the lake's Postgres catalog directly",
+    ),
+    **dict.fromkeys(
+        (
+            "ducklake_add_data_files",
+            "ducklake_cleanup_old_files",
+            "ducklake_commit",
+            "ducklake_delete_orphaned_files",
+            "ducklake_expire_snapshots",
+            "ducklake_flush_inlined_data",
+            "ducklake_merge_adjacent_files",
+            "ducklake_rewrite_data_files",
+            "ducklake_set_commit_message",
+            "ducklake_set_option",
+        ),
+        "maintains the lake (ecotop lake maintain does)",
+    ),
+    **dict.fromkeys(("ducklake_list_files", "ducklake_scan", "ducklake_options"), _READS_FILES),
     # table macros that run query_table() on a caller-supplied name: a file in the temp directory
     "histogram": "reads the table or file it is given by name",
     "histogram_values": "reads the table or file it is given by name",

@@ -98,6 +98,21 @@ def test_query_takes_unqualified_table_names(sample_file: Path, sample_lake: Any
         ("ATTACH 'x.duckdb' AS x", "attaches a database"),
         ("INSERT INTO users VALUES (1, now(), 'a', 'b')", "changes data"),
         ("CALL ducklake_expire_snapshots('lake', versions => [1])", "calls a procedure"),
+        (
+            "SELECT * FROM postgres_query('__ducklake_metadata_lake', 'SELECT 1')",
+            "Postgres catalog",
+        ),
+        (
+            "SELECT * FROM postgres_execute('__ducklake_metadata_lake', 'DROP TABLE x')",
+            "Postgres catalog",
+        ),
+        # setting an option after the lockdown crashed the process (SIGSEGV) before the guard knew
+        (
+            "SELECT * FROM ducklake_set_option(current_database(), 'data_inlining_row_limit', 5)",
+            "maintains the lake",
+        ),
+        ("SELECT * FROM ducklake_merge_adjacent_files(current_database())", "maintains the lake"),
+        ("SELECT * FROM ducklake_list_files(current_database(), 'users')", "lists files"),
     ],
 )
 def test_the_guard_applies_unchanged_on_a_lake(sample_lake: Any, sql: str, why: str) -> None:
@@ -230,3 +245,16 @@ def test_lake_init_partitions_raw_tables_by_day(sample_lake: Any) -> None:
         assert files >= days >= 10
     finally:
         db.close()
+
+
+def test_an_older_lake_says_to_migrate_and_lake_migrate_upgrades_it(new_lake: Any) -> None:
+    lk = new_lake()
+    lake.init_lake(lk.uri, lk.data, version=2).close()
+    r = cli("kpis", lk.uri)
+    assert r.returncode == 1 and f"ecotop lake migrate {lk.uri}" in r.stderr
+    m = cli("lake", "migrate", lk.uri)
+    assert m.returncode == 0, m.stderr
+    assert json.loads(m.stdout)["to"] == json.loads(m.stdout)["from"] + 1 >= 3
+    assert cli("kpis", lk.uri, "--json").returncode == 0
+    again = cli("lake", "migrate", lk.uri)
+    assert again.returncode == 0 and "nothing to do" in again.stderr

@@ -84,3 +84,21 @@ def maintain(uri: str, older_than: str) -> None:
     summary["elapsed_s"] = round(time.perf_counter() - t0, 2)
     click.echo(f"{uri}: {summary['files_before']} data files -> {summary['files_after']}", err=True)
     _emit(summary)
+
+
+@lake.command("migrate")
+@click.argument("uri")
+@guarded
+def migrate(uri: str) -> None:
+    """Upgrade the lake URI to this build's schema (one lake transaction per version)."""
+    from ecotop.queries import lake as ops
+
+    old, new, before = ops.migrate_lake(uri)
+    if before is None:
+        click.echo(f"{uri}: schema version {old} is current; nothing to do", err=True)
+    else:
+        click.echo(
+            f"{uri}: migrated schema {old} -> {new}; the lake as it was is snapshot {before}",
+            err=True,
+        )
+    _emit({"lake": uri, "from": old, "to": new, "snapshot_before": before})
