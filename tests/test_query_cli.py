@@ -404,7 +404,7 @@ def _copy(dbfile: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
-@pytest.mark.parametrize("target", ["self", "wal", "other-db"])
+@pytest.mark.parametrize("target", ["self", "wal", "other-db", "new-wal"])
 def test_out_never_overwrites_a_database_or_its_wal(
     dbfile: Path, tmp_path: Path, target: str, force: list[str]
 ) -> None:
@@ -414,15 +414,17 @@ def test_out_never_overwrites_a_database_or_its_wal(
     elif target == "wal":
         out = path.with_name(path.name + ".wal")
         out.write_bytes(b"wal bytes")
+    elif target == "new-wal":  # a new WAL beside a database would be replayed into it
+        out = tmp_path / "other.duckdb.wal"
     else:
         other = tmp_path / "other.duckdb"
         other.write_bytes(path.read_bytes())
         out = other
-    before = out.read_bytes()
+    before = out.read_bytes() if out.exists() else None
     r = ecotop("query", str(path), "SELECT 1 AS a", "--format", "csv", "--out", str(out), *force)
     assert r.returncode == 1, err(r)
     assert len(err(r).strip().splitlines()) == 1 and "database" in err(r)
-    assert out.read_bytes() == before
+    assert (out.read_bytes() if out.exists() else None) == before
     assert tx_count(path) == 4
 
 

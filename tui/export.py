@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import os
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -77,9 +78,23 @@ def check_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
         raise ExportError(f"{parent}: no such directory")
     if not os.access(parent, os.W_OK):
         raise ExportError(f"{parent}: not writable")
-    if p.exists() and not overwrite:
+    if p.name.endswith(".wal") or (os.path.lexists(p) and is_duckdb_file(p)):
+        raise ExportError(f"{p}: is a DuckDB database or its WAL; an export never replaces one")
+    if os.path.lexists(p) and not overwrite:
         raise ExportError(f"{p}: already exists")
     return p
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """A DuckDB database (by its header, through a link too) or a write-ahead log (`*.wal`)."""
+    if path.name.endswith(".wal"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return len(head) >= 12 and head[8:12] == b"DUCK"
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -198,17 +213,29 @@ def write(
     """
     p = Path(path)
     kind = format_for(p, fmt)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.partial")
+    if p.name.endswith(".wal") or (os.path.lexists(p) and is_duckdb_file(p)):
+        raise ExportError(f"{p}: is a DuckDB database or its WAL; an export never replaces one")
+    # a new file of ours: O_EXCL|O_NOFOLLOW on an unpredictable name, so a name or link planted
+    # in a shared directory makes it fail instead of being written through (#15.1)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise ExportError(f"{p}: cannot write: {exc.strerror or exc}") from None
     rows = 0
     try:
-        if kind == "parquet":
-            rows = _write_parquet(batches, schema, tmp, cancel, progress)
-        elif kind == "csv":
-            rows = _write_csv(batches, schema, tmp, cancel, progress)
+        if kind in ("parquet", "csv"):
+            with os.fdopen(fd, "wb") as raw:
+                write_binary = _write_parquet if kind == "parquet" else _write_csv
+                rows = write_binary(batches, schema, raw, cancel, progress)
         else:
-            with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 rows = _write_json(batches, fh, kind == "jsonl", cancel, progress)
         os.replace(tmp, p)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ExportError(f"{p}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

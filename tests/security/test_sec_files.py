@@ -265,3 +265,34 @@ def test_ingest_watch_with_a_relative_file_serves(dbfile: Path) -> None:
         err = stop(proc)
     assert "Traceback" not in err
     assert sorted(p.name for p in dbfile.parent.iterdir()) == ["a.duckdb", "sp"]
+
+
+def test_console_export_never_writes_through_a_planted_link(shared_dir: Path) -> None:
+    import pyarrow as pa
+
+    from ecotop.tui import export
+
+    victim = _victim(shared_dir)
+    out = shared_dir / "r.csv"
+    # the old predictable partial name, planted for this process
+    out.with_name(f".{out.name}.{os.getpid()}.partial").symlink_to(victim)
+    t = pa.table({"a": [1, 2]})
+    assert export.write(t.to_batches(), t.schema, out) == 2
+    assert victim.read_text() == "precious\n"
+    assert out.read_text().splitlines() == ['"a"', "1", "2"]
+
+
+def test_console_export_never_replaces_a_database_or_a_wal(dbfile: Path) -> None:
+    import pyarrow as pa
+
+    from ecotop.tui import export
+
+    before = dbfile.read_bytes()
+    t = pa.table({"a": [1]})
+    for target in (dbfile, dbfile.with_name(dbfile.name + ".wal")):
+        with pytest.raises(export.ExportError, match="DuckDB"):
+            export.check_path(target, overwrite=True)
+        with pytest.raises(export.ExportError, match="DuckDB"):
+            export.write(t.to_batches(), t.schema, target, "csv")
+    assert dbfile.read_bytes() == before
+    assert not dbfile.with_name(dbfile.name + ".wal").exists()

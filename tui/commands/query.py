@@ -304,6 +304,7 @@ def _check_out(out: Path, db_file: Path, force: bool) -> None:
     if (
         target in protected
         or real in protected
+        or target.name.endswith(".wal")  # a new one beside a database would be replayed into it
         or (os.path.lexists(target) and _is_duckdb_file(target))
     ):
         raise BadInput(f"{out}: refusing to overwrite a DuckDB database or its WAL with --out")
