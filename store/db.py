@@ -360,10 +360,17 @@ def migrate(
     con.close()
     backup = p.with_name(f"{p.name}.v{old}.bak")
     n = 1
-    while backup.exists():
-        n += 1
-        backup = p.with_name(f"{p.name}.v{old}.{n}.bak")
-    shutil.copy2(p, backup)
+    while True:
+        # a new file, never through a name or link someone planted beside the file (#15.1)
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            break
+        except FileExistsError:
+            n += 1
+            backup = p.with_name(f"{p.name}.v{old}.{n}.bak")
+    with os.fdopen(fd, "wb") as dst, open(p, "rb") as src:
+        shutil.copyfileobj(src, dst, 16 * 2**20)
+    shutil.copymode(p, backup)
     con = connect(p, write=True, limits=limits)
     try:
         apply_migrations(con, old)

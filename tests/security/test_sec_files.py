@@ -296,3 +296,17 @@ def test_console_export_never_replaces_a_database_or_a_wal(dbfile: Path) -> None
             export.write(t.to_batches(), t.schema, target, "csv")
     assert dbfile.read_bytes() == before
     assert not dbfile.with_name(dbfile.name + ".wal").exists()
+
+
+def test_migrate_backup_never_writes_through_a_planted_link(shared_dir: Path) -> None:
+    from ecotop import store
+
+    path = shared_dir / "old.duckdb"
+    store.create_db(path, version=1).close()
+    victim = shared_dir / "victim-new.txt"  # a dangling link: following it would create the victim
+    (shared_dir / "old.duckdb.v1.bak").symlink_to(victim)
+    old, new, backup = store.migrate(path)
+    assert (old, new) == (1, store.db.SCHEMA_VERSION) and backup is not None
+    assert not victim.exists()
+    assert backup.name == "old.duckdb.v1.2.bak" and not backup.is_symlink()
+    assert stat.S_IMODE(backup.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
