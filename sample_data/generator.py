@@ -304,8 +304,20 @@ def _ago(lo_us: int, key: str, salt: int, max_days: float, min_days: float = 1.0
     )
 
 
-def merchant_name_sql(key: str, ind: str) -> str:
-    """SQL naming a merchant: Chinese brand·district店 (about 70%) or a Latin name."""
+def merchant_name_sql(key: str, ind: str, city: str) -> str:
+    """SQL naming a merchant: Chinese brand·district店 (about 70%; a district of its own city, the
+    1-based index `city` into model.CITIES) or a Latin name."""
+    dists = [d for c in model.CITIES for d in model.CITY_DISTRICTS[c[1]]]
+    d_start, d_len, o = [], [], 0
+    for c in model.CITIES:
+        n = len(model.CITY_DISTRICTS[c[1]])
+        d_start.append(o)
+        d_len.append(n)
+        o += n
+    district = (
+        f"{sql._str_list(dists)}[[{','.join(map(str, d_start))}][{city}] + 1 "
+        f"+ floor(ru({key}, 505) * [{','.join(map(str, d_len))}][{city}])::BIGINT]"
+    )
     cn_words = sql._str_list([w for i in INDUSTRIES for w in i.cn])
     en_words = sql._str_list([w for i in INDUSTRIES for w in i.en])
     cn_off = []
@@ -325,7 +337,7 @@ def merchant_name_sql(key: str, ind: str) -> str:
         {sql._str_list(model.CN_PREFIX)}[{pick(f"ru({key}, 502)", len(model.CN_PREFIX))}]
         || {sql._str_list(model.CN_CORE)}[{pick(f"ru({key}, 503)", len(model.CN_CORE))}]
         || {cn_words}[{cn_start}[{ind}] + 1 + floor(ru({key}, 504) * {cn_len}[{ind}])::BIGINT]
-        || '·' || {sql._str_list(model.CN_DISTRICT)}[{pick(f"ru({key}, 505)", len(model.CN_DISTRICT))}] || '店'
+        || '·' || {district} || '店'
       ELSE
         {sql._str_list(model.EN_ADJ)}[{pick(f"ru({key}, 506)", len(model.EN_ADJ))}]
         || ' ' || {sql._str_list(model.EN_NOUN)}[{pick(f"ru({key}, 507)", len(model.EN_NOUN))}]
@@ -346,7 +358,7 @@ def _insert_dimensions(con: Any, p: Params, lo_us: int) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mn AS
-        SELECT merchant_id, {merchant_name_sql("merchant_id", "ind")} AS name, ind, city, size_weight,
+        SELECT merchant_id, {merchant_name_sql("merchant_id", "ind", "city")} AS name, ind, city, size_weight,
                {_ago(lo_us, "merchant_id", 410, 3000, 30)} AS created_at
         FROM _m"""
     )

@@ -349,7 +349,7 @@ class EventStream:
         q_users = f"SELECT * FROM ({q_users}) WHERE {within.format('registered_at')}"
         _run(con, f"INSERT INTO users {q_users}")
         q_m = f"""WITH {sql.rows_cte("new_merchants", where, (lo, hi))}
-            SELECT key AS merchant_id, {generator.merchant_name_sql("key", "ind")} AS name,
+            SELECT key AS merchant_id, {generator.merchant_name_sql("key", "ind", "c")} AS name,
                    {ind_keys}[ind] AS industry, {cities}[c] AS city, {provinces}[c] AS province,
                    0.001 AS size_weight, make_timestamptz(ts_us) AS created_at
             FROM (SELECT *, {ind_lut}[{sql._pick("ru(key, 21)", 1000)}] AS ind,

@@ -14,7 +14,15 @@ import math
 from dataclasses import dataclass
 
 from ecotop.sample_data import model
-from ecotop.sample_data.model import EVENTS, INDUSTRIES, PBIG, POOL_RATIO, SCENARIOS, Params
+from ecotop.sample_data.model import (
+    EVENTS,
+    INDUSTRIES,
+    PBIG,
+    POOL_RATIO,
+    REPEAT_SHARE,
+    SCENARIOS,
+    Params,
+)
 
 US_PER_MIN = 60_000_000
 CHUNK = 32
@@ -381,9 +389,21 @@ def rows_cte(table: str, where: str, window: tuple[int, int] | None = None) -> s
 
 
 def _pool(table: str) -> str:
-    """SQL for the pool user of each row of `r0`: a CTE `a` with column user_id."""
+    """SQL for the pool user of each row of `r0`: a CTE `a` with column user_id.
+
+    With a REPEAT_SHARE q, the day's events kd are folded onto fewer visits v = floor(kd * f),
+    f = max(1 - q, rr / e) (so that there are still at least rr visits and every one of the day's
+    rr users is drawn as before): about q of the events share the user of the event just before."""
+    q = REPEAT_SHARE.get(table, 0.0)
+    if q <= 0:
+        return (
+            "a0 AS (SELECT *, poolidx(kd, e, rr, dau, c1, c2) AS ai FROM r)"
+            ", a AS (SELECT *, uact(ai, cp) AS user_id FROM a0)"
+        )
+    f = f"least(1.0, greatest({1.0 - q!r}, rr::DOUBLE / e))"
     return (
-        "a0 AS (SELECT *, poolidx(kd, e, rr, dau, c1, c2) AS ai FROM r)"
+        f"a0 AS (SELECT *, poolidx(floor(kd * {f})::BIGINT, floor((e - 1) * {f})::BIGINT + 1, "
+        "rr, dau, c1, c2) AS ai FROM r)"
         ", a AS (SELECT *, uact(ai, cp) AS user_id FROM a0)"
     )
 

@@ -293,3 +293,38 @@ def test_mini_program_gmv_grows_gently(cur: Any, small_db_end: datetime) -> None
     first = gmv(small_db_end - timedelta(days=56), small_db_end - timedelta(days=42))
     last = gmv(small_db_end - timedelta(days=14), small_db_end)
     assert 1.05 < last / first < 1.6
+
+
+def test_users_repeat_within_the_hour(cur: Any) -> None:
+    """Unique payers are fewer than payments in busy hours (people pay twice), MP users fewer than
+    visits, Pay Score users fewer than orders: what per-user-per-day ratios imply (#11)."""
+
+    def hourly(table: str, least: int) -> list[tuple[int, int]]:
+        return rows(
+            cur,
+            f"""SELECT count(*), count(DISTINCT user_id) FROM {table}
+                GROUP BY date_trunc('hour', ts) HAVING count(*) >= {least}""",
+        )
+
+    tx = hourly("transactions", 30)
+    assert len(tx) > 500
+    share = sorted(u / n for n, u in tx)
+    assert 0.80 < share[len(share) // 2] < 0.97
+    assert sum(u < n for n, u in tx) > 0.95 * len(tx)
+    mp = sorted(u / n for n, u in hourly("mp_visits", 20))
+    assert 0.55 < mp[len(mp) // 2] < 0.85
+    ps = hourly("payscore_orders", 3)
+    assert sum(n - u for n, u in ps) > 0.03 * sum(n for n, _ in ps)
+
+
+def test_branch_names_are_districts_of_their_city(cur: Any) -> None:
+    from ecotop.sample_data.model import CITY_DISTRICTS
+
+    named = rows(
+        cur,
+        "SELECT city, regexp_extract(name, '·(.+)店$', 1) FROM merchants WHERE name LIKE '%·%店'",
+    )
+    assert len(named) > 100
+    wrong = [(c, d) for c, d in named if d not in CITY_DISTRICTS[c]]
+    assert wrong == []
+    assert {c for c, d in named if d == "黄浦"} <= {"Shanghai"}
