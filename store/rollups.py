@@ -205,14 +205,17 @@ TOUCH_REFUND_SQL = """SELECT merchant_id, ts, user_id, 10, amount, entry, live_i
 
 
 def touch_refunds(con: duckdb.DuckDBPyConnection, src: str) -> None:
-    """Append the refund deltas of payments of relation `src` refunded by an update.
-
-    The closed loop's step-10 rows and, in a version-3 file, `refunded` of the payment's merchant in
-    its week (ingestion adds the hour and day deltas itself). Nothing else of version 3 depends on a
-    payment's refund: GMV is not net of refunds and a refunded payer stays a payer.
-    """
+    """The part of `refunds` that ingestion's own refund deltas (minute, hour, merchant hour and
+    day) do not cover: the closed loop's step-10 rows and, in a version-3 file, the day tier of the
+    sums and the merchant week. Prefer `refunds`, which appends every tier."""
     _insert_touch(con, TOUCH_REFUND_SQL.format(src=src))
     if has_v3(con):
+        _refund_sums(con, src)
+        con.execute(
+            "INSERT INTO rollup_day SELECT date_trunc('day', minute), measure, dim, "
+            "sum(value) FROM _refund_delta GROUP BY ALL ORDER BY 1"
+        )
+        con.execute("DROP TABLE _refund_delta")
         con.execute(
             "INSERT INTO rollup_merchant_week SELECT date_trunc('week', ts) AS k, merchant_id, 0, 0, "
             f"sum(amount)::DECIMAL(18,2), 0 FROM {src} GROUP BY ALL ORDER BY k, merchant_id"
@@ -227,13 +230,30 @@ ROLLUP_TABLES = (
     "rollup_merchant_hour",
     "rollup_merchant_day",
     "rollup_merchant_touch",
+    "rollup_day",
     "rollup_user_hour",
+    "rollup_user_day",
     "rollup_entity_hour",
     "rollup_entity_day",
     "rollup_merchant_week",
 )
 # The tables schema version 3 added (store/migrations/003_bounded_state.sql).
-V3_TABLES = ("rollup_user_hour", "rollup_entity_hour", "rollup_entity_day", "rollup_merchant_week")
+V3_TABLES = (
+    "rollup_day",
+    "rollup_user_hour",
+    "rollup_user_day",
+    "rollup_entity_hour",
+    "rollup_entity_day",
+    "rollup_merchant_week",
+)
+# rollup_user_day rows from rollup_user_hour-shaped rows ({src}): the hours of each flag combination.
+USER_DAY_SQL = """
+    INSERT INTO rollup_user_day
+    SELECT date_trunc('day', hour) AS day, user_id, flags,
+           bit_or((1::BIGINT << ((epoch_ms(hour) - epoch_ms(date_trunc('day', hour))) // 3600000)
+                  ::INTEGER)::INTEGER) AS hours
+    FROM {src} GROUP BY ALL ORDER BY day
+"""
 
 # Per-entity sums per hour of a batch ({src}) for the top-N tables: (hour, kind, entity_id, measure,
 # value) rows. The same events as the entity_events macro of migration 3 (the raw side of the edges).
@@ -290,6 +310,81 @@ ENTITY_SQL: dict[str, str] = {
 }
 
 
+def _insert_sum_tiers(con: duckdb.DuckDBPyConnection, delta: str, v3: bool) -> None:
+    """Append minute-keyed (minute, measure, dim, value) delta rows of relation `delta` to the sum
+    tiers: rollup_minute, rollup_hour and (version 3) rollup_day."""
+    con.execute(f"INSERT INTO rollup_minute SELECT * FROM {delta} ORDER BY minute")
+    con.execute(
+        "INSERT INTO rollup_hour SELECT date_trunc('hour', minute), measure, dim, sum(value) "
+        f"FROM {delta} GROUP BY ALL HAVING sum(value) <> 0 ORDER BY 1"
+    )
+    if v3:
+        con.execute(
+            "INSERT INTO rollup_day SELECT date_trunc('day', minute), measure, dim, sum(value) "
+            f"FROM {delta} GROUP BY ALL HAVING sum(value) <> 0 ORDER BY 1"
+        )
+
+
+def refunds(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    """Append the rollup deltas of payments refunded by an update (ingestion, same transaction).
+
+    `src` holds the refunded payments with the transactions columns (their new state). In the
+    minute, hour and day of the original payment: pay.refunds and pay.refunded_amount by entry, and
+    mp.refunded_amount by the merchant's industry for the mini_program entry; `refunded` of the
+    payment's merchant in its hour, day and week; the closed loop's refund step. GMV is not net of
+    refunds and a refunded payer stays a payer, so nothing else moves.
+    """
+    v3 = has_v3(con)
+    _refund_sums(con, src)
+    _insert_sum_tiers(con, "_refund_delta", v3)
+    con.execute("DROP TABLE _refund_delta")
+    tiers = [("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")]
+    if v3:
+        tiers.append(("rollup_merchant_week", "week"))
+    for table, unit in tiers:
+        con.execute(
+            f"INSERT INTO {table} SELECT date_trunc('{unit}', ts) AS k, merchant_id, 0, 0, "
+            f"sum(amount)::DECIMAL(18,2), 0 FROM {src} GROUP BY ALL ORDER BY k, merchant_id"
+        )
+    _insert_touch(con, TOUCH_REFUND_SQL.format(src=src))
+
+
+def _refund_sums(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _refund_delta AS SELECT minute, measure, dim, "
+        "sum(value) AS value FROM ("
+        "SELECT date_trunc('minute', r.ts) AS minute, 'pay.refunds' AS measure, r.entry AS dim, "
+        "1::DECIMAL(38,2) AS value FROM {src} r "
+        "UNION ALL SELECT date_trunc('minute', r.ts), 'pay.refunded_amount', r.entry, r.amount "
+        "FROM {src} r "
+        "UNION ALL SELECT date_trunc('minute', r.ts), 'mp.refunded_amount', "
+        "coalesce(m.industry, ''), r.amount FROM {src} r LEFT JOIN merchants m USING (merchant_id) "
+        "WHERE r.entry = 'mini_program') GROUP BY ALL".replace("{src}", src)
+    )
+
+
+def updates(con: duckdb.DuckDBPyConnection, table: str, old: str, new: str) -> None:
+    """Append the rollup deltas of rows of `table` changing from relation `old` to `new`.
+
+    f(new) - f(old), with f the table's sums (MINUTE_SQL), over the touched rows only, into every sum
+    tier. For a Pay Score completion this moves ps.state at the creation minute and adds
+    ps.completed, ps.paid_dN and the amounts at the completion minute. Updates never change activity
+    flags nor entity sums, so the user sets and top-N rollups need no delta. (Refunds: `refunds`.)
+    """
+    sql = MINUTE_SQL.get(table)
+    if sql is None:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _upd_delta AS "
+        "SELECT minute, measure, dim, sum(value) AS value FROM ("
+        f"SELECT minute, measure, dim, value FROM ({sql.format(src=new)}) UNION ALL "
+        f"SELECT minute, measure, dim, -value FROM ({sql.format(src=old)})"
+        ") WHERE minute IS NOT NULL GROUP BY ALL HAVING sum(value) <> 0"
+    )
+    _insert_sum_tiers(con, "_upd_delta", has_v3(con))
+    con.execute("DROP TABLE _upd_delta")
+
+
 def has_v3(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the file holds schema version 3's bounded state (rollup_user_hour and the rest)."""
     rows = con.execute(
@@ -327,11 +422,7 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
             + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in minute_parts)
             + ") WHERE minute IS NOT NULL GROUP BY ALL"
         )
-        con.execute("INSERT INTO rollup_minute SELECT * FROM _rollup_delta ORDER BY minute")
-        con.execute(
-            "INSERT INTO rollup_hour SELECT date_trunc('hour', minute), measure, dim, sum(value) "
-            "FROM _rollup_delta GROUP BY ALL ORDER BY 1"
-        )
+        _insert_sum_tiers(con, "_rollup_delta", v3)
         con.execute("DROP TABLE _rollup_delta")
     act_parts = [ACTIVITY_SQL[t].format(src=rel) for t, rel in sources.items() if t in ACTIVITY_SQL]
     if act_parts:
@@ -345,6 +436,7 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
         )
         if v3:
             con.execute("INSERT INTO rollup_user_hour SELECT * FROM _user_delta ORDER BY hour")
+            con.execute(USER_DAY_SQL.format(src="_user_delta"))
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _active_delta AS SELECT hour, user_id, "
             "bit_or(flags)::INTEGER AS flags FROM _user_delta WHERE user_id % $mod = 0 GROUP BY ALL",
@@ -448,7 +540,10 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
 
 def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
     """Merge delta rows of the same key so rollups stay small under continuous ingestion."""
-    for table, key in (("rollup_minute", "minute"), ("rollup_hour", "hour")):
+    sum_tiers = [("rollup_minute", "minute"), ("rollup_hour", "hour")]
+    if has_v3(con):
+        sum_tiers.append(("rollup_day", "day"))
+    for table, key in sum_tiers:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, measure, dim, sum(value) AS value "
             f"FROM {table} GROUP BY ALL ORDER BY {key}"
@@ -488,6 +583,13 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
         con.execute("DELETE FROM rollup_user_hour")
         con.execute("INSERT INTO rollup_user_hour SELECT * FROM _c")
         con.execute("DROP TABLE _c")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _c AS SELECT day, user_id, flags, bit_or(hours) AS "
+            "hours FROM rollup_user_day GROUP BY ALL ORDER BY day"
+        )
+        con.execute("DELETE FROM rollup_user_day")
+        con.execute("INSERT INTO rollup_user_day SELECT * FROM _c")
+        con.execute("DROP TABLE _c")
     for table, key in (("rollup_active_hour_sample", "hour"), ("rollup_active_day_sample", "day")):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, user_id, bit_or(flags)::INTEGER AS flags "
@@ -502,12 +604,17 @@ def build_v3(con: duckdb.DuckDBPyConnection) -> None:
     """Fill the tables migration 3 adds from the raw tables (`ecotop migrate` of an older file)."""
     for t in V3_TABLES:
         con.execute(f"DELETE FROM {t}")
+    con.execute(
+        "INSERT INTO rollup_day SELECT date_trunc('day', hour) AS day, measure, dim, sum(value) "
+        "FROM rollup_hour GROUP BY ALL HAVING sum(value) <> 0 ORDER BY day"
+    )
     act = [ACTIVITY_SQL[t].format(src=t) for t in sorted(ACTIVITY_SQL)]
     con.execute(
         "INSERT INTO rollup_user_hour SELECT date_trunc('hour', ts) AS hour, user_id, "
         "flags::INTEGER, bit_or(1::BIGINT << ((epoch_ms(ts) - epoch_ms(date_trunc('hour', ts))) // 60000)"
         "::INTEGER) FROM (" + " UNION ALL ".join(act) + ") GROUP BY ALL ORDER BY hour"
     )
+    con.execute(USER_DAY_SQL.format(src="rollup_user_hour"))
     con.execute(
         "INSERT INTO rollup_merchant_week SELECT date_trunc('week', day) AS k, merchant_id, "
         "sum(orders)::BIGINT, sum(gmv), sum(refunded), sum(member_gmv) FROM rollup_merchant_day "

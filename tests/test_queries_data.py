@@ -386,3 +386,180 @@ def reference(raw: dict[str, pl.DataFrame], s: datetime, e: datetime) -> dict[st
     out["channels.live_gmv"] = live_gmv
     out["channels.gmv_per_1k_viewers"] = _div(live_gmv * 1000, live_views)
     return out
+
+
+# The top-N tables computed from raw rows, by definition (the SQL of schema version 2, which scanned
+# the window's raw events): the reference the bounded top-N queries (entity_window) must equal.
+RAW_TOPS: dict[str, str] = {
+    "mini_programs/top": """
+WITH v AS (
+    SELECT mp_id,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS visits,
+           count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS visits_p
+    FROM mp_visits
+    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
+      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
+    GROUP BY mp_id
+),
+o AS (
+    SELECT merchant_id,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS orders,
+           coalesce(sum(amount) FILTER (WHERE ts >= $s AND ts < $e), 0) AS gmv,
+           coalesce(sum(amount) FILTER (WHERE ts >= $ps AND ts < $pe), 0) AS gmv_p
+    FROM transactions
+    WHERE entry = 'mini_program' AND status <> 'failed'
+      AND ts >= least($s, $ps) AND ts < greatest($e, $pe)
+      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
+    GROUP BY merchant_id
+)
+SELECT p.mp_id, p.name, p.category, p.merchant_id,
+       coalesce(v.visits, 0)::BIGINT AS visits,
+       coalesce(o.orders, 0)::BIGINT AS orders,
+       coalesce(o.gmv, 0)::DECIMAL(38, 2) AS gmv,
+       coalesce(o.gmv_p, 0)::DECIMAL(38, 2) AS gmv_previous,
+       o.gmv::DOUBLE / nullif(o.gmv_p, 0) - 1 AS gmv_growth,
+       coalesce(v.visits_p, 0)::BIGINT AS visits_previous
+FROM mini_programs p
+LEFT JOIN v USING (mp_id)
+LEFT JOIN o ON o.merchant_id = p.merchant_id
+WHERE coalesce(v.visits, 0) > 0 OR coalesce(o.orders, 0) > 0
+ORDER BY gmv DESC, visits DESC, p.mp_id
+LIMIT $n
+""",
+    "official_accounts/top_accounts": """
+WITH r AS (
+    SELECT account_id,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS reads,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e AND shared) AS shares,
+           count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS reads_p
+    FROM oa_reads
+    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
+      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
+    GROUP BY account_id
+),
+top AS (SELECT * FROM r WHERE reads > 0 ORDER BY reads DESC, account_id LIMIT $n),
+f AS (
+    SELECT account_id,
+           count(*) FILTER (WHERE action = 'follow') AS follows,
+           count(*) FILTER (WHERE action = 'unfollow') AS unfollows
+    FROM oa_follows
+    WHERE ts >= $s AND ts < $e AND account_id IN (SELECT account_id FROM top)
+    GROUP BY account_id
+)
+SELECT top.account_id, a.name, a.merchant_id,
+       reads::BIGINT AS reads,
+       shares::BIGINT AS shares,
+       shares::DOUBLE / nullif(reads, 0) AS share_rate,
+       coalesce(follows, 0)::BIGINT AS follows,
+       coalesce(unfollows, 0)::BIGINT AS unfollows,
+       (coalesce(follows, 0) - coalesce(unfollows, 0))::BIGINT AS net_followers,
+       reads_p::BIGINT AS reads_previous,
+       reads::DOUBLE / nullif(reads_p, 0) - 1 AS reads_growth
+FROM top
+LEFT JOIN official_accounts a USING (account_id)
+LEFT JOIN f USING (account_id)
+ORDER BY reads DESC, top.account_id
+""",
+    "channels/top_channels": """
+WITH v AS (
+    SELECT channel_id,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS views,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e AND live_id IS NOT NULL) AS live_views,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e AND completed) AS completed,
+           count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS views_p
+    FROM channel_views
+    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
+      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
+    GROUP BY channel_id
+),
+top AS (SELECT * FROM v WHERE views > 0 ORDER BY views DESC, channel_id LIMIT $n),
+l AS (
+    SELECT channel_id, count(*) AS lives, max(peak_viewers) AS peak_viewers
+    FROM live_sessions
+    WHERE started_at < $e AND (ended_at IS NULL OR ended_at > $s)
+      AND channel_id IN (SELECT channel_id FROM top)
+    GROUP BY channel_id
+),
+g AS (
+    SELECT s.channel_id, sum(t.amount) AS live_gmv
+    FROM transactions t JOIN live_sessions s USING (live_id)
+    WHERE t.entry = 'channels_live' AND t.status <> 'failed' AND t.ts >= $s AND t.ts < $e
+      AND s.channel_id IN (SELECT channel_id FROM top)
+    GROUP BY s.channel_id
+)
+SELECT top.channel_id, c.name, c.merchant_id, c.followers,
+       views::BIGINT AS views,
+       live_views::BIGINT AS live_views,
+       completed::DOUBLE / nullif(views, 0) AS completion_rate,
+       coalesce(lives, 0)::BIGINT AS lives,
+       coalesce(peak_viewers, 0)::BIGINT AS peak_viewers,
+       coalesce(live_gmv, 0)::DECIMAL(38, 2) AS live_gmv,
+       views_p::BIGINT AS views_previous,
+       views::DOUBLE / nullif(views_p, 0) - 1 AS views_growth
+FROM top
+LEFT JOIN channels c USING (channel_id)
+LEFT JOIN l USING (channel_id)
+LEFT JOIN g USING (channel_id)
+ORDER BY views DESC, top.channel_id
+""",
+    "wecom/top_enterprises": """
+WITH c AS (
+    SELECT corp_id,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e AND action = 'add') AS added,
+           count(*) FILTER (WHERE ts >= $s AND ts < $e AND action = 'remove') AS removed,
+           count(*) FILTER (WHERE ts >= $ps AND ts < $pe AND action = 'add') AS added_p
+    FROM wecom_contacts
+    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
+      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
+    GROUP BY corp_id
+),
+top AS (SELECT * FROM c WHERE added > 0 OR removed > 0 ORDER BY added DESC, corp_id LIMIT $n),
+m AS (
+    SELECT corp_id, count(*) AS messages, sum(targeted) AS targeted, sum(delivered) AS delivered
+    FROM wecom_messages
+    WHERE ts >= $s AND ts < $e AND corp_id IN (SELECT corp_id FROM top)
+    GROUP BY corp_id
+),
+g AS (
+    SELECT merchant_id, count(*) AS customer_groups
+    FROM groups WHERE kind = 'customer' AND created_at < $e AND merchant_id IS NOT NULL
+    GROUP BY merchant_id
+)
+SELECT top.corp_id, w.name, w.merchant_id, w.staff,
+       added::BIGINT AS contacts_added,
+       removed::BIGINT AS contacts_removed,
+       (added - removed)::BIGINT AS net_contacts,
+       coalesce(g.customer_groups, 0)::BIGINT AS customer_groups,
+       coalesce(m.messages, 0)::BIGINT AS messages,
+       m.delivered::DOUBLE / nullif(m.targeted, 0) AS message_reach,
+       added_p::BIGINT AS added_previous,
+       added::DOUBLE / nullif(added_p, 0) - 1 AS added_growth
+FROM top
+LEFT JOIN wecom_enterprises w USING (corp_id)
+LEFT JOIN m USING (corp_id)
+LEFT JOIN g ON g.merchant_id = w.merchant_id
+ORDER BY added DESC, top.corp_id
+""",
+    "channels/top_lives": """
+WITH l AS (
+    SELECT live_id, channel_id, merchant_id, started_at, ended_at, peak_viewers
+    FROM live_sessions
+    WHERE started_at < $e AND (ended_at IS NULL OR ended_at > $s)
+),
+g AS (
+    SELECT live_id, count(*) AS orders, sum(amount) AS gmv
+    FROM transactions
+    WHERE entry = 'channels_live' AND status <> 'failed' AND ts >= $s AND ts < $e
+    GROUP BY live_id
+)
+SELECT l.live_id, l.channel_id, c.name AS channel, l.merchant_id, l.started_at, l.ended_at,
+       l.peak_viewers::BIGINT AS peak_viewers,
+       coalesce(g.orders, 0)::BIGINT AS orders,
+       coalesce(g.gmv, 0)::DECIMAL(38, 2) AS live_gmv
+FROM l
+LEFT JOIN g USING (live_id)
+LEFT JOIN channels c USING (channel_id)
+ORDER BY live_gmv DESC, peak_viewers DESC, l.live_id
+LIMIT $n
+""",
+}

@@ -1,5 +1,6 @@
 -- Top $n live sessions by live GMV over [$s, $e): lives overlapping the window, with the payments
--- made in them during the window. Reads raw live_sessions and transactions (a detail table).
+-- made in them during the window, from the per-entity rollups (entity_window: whole days and
+-- hours, raw rows only for the partial edge hours).
 -- Largest GMV first:
 --   live_id, channel_id, channel (name), merchant_id, started_at, ended_at (NULL while live)
 --   peak_viewers   peak concurrent viewers of the live
@@ -11,10 +12,11 @@ WITH l AS (
     WHERE started_at < $e AND (ended_at IS NULL OR ended_at > $s)
 ),
 g AS (
-    SELECT live_id, count(*) AS orders, sum(amount) AS gmv
-    FROM transactions
-    WHERE entry = 'channels_live' AND status <> 'failed' AND ts >= $s AND ts < $e
-    GROUP BY live_id
+    SELECT entity_id AS live_id,
+           sum(value) FILTER (WHERE measure = 'orders') AS orders,
+           sum(value) FILTER (WHERE measure = 'gmv') AS gmv
+    FROM entity_window($s, $e, ['live'])
+    GROUP BY entity_id
 )
 SELECT l.live_id, l.channel_id, c.name AS channel, l.merchant_id, l.started_at, l.ended_at,
        l.peak_viewers::BIGINT AS peak_viewers,

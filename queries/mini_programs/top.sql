@@ -1,5 +1,6 @@
 -- Top $n Mini Programs over [$s, $e) by GMV, then visits, with growth against [$ps, $pe).
--- Reads raw mp_visits and transactions (a detail table: the overview never runs it). GMV is the
+-- Reads the per-entity rollups (entity_window: whole days and hours, raw rows only for the partial
+-- edge hours), so its cost does not grow with the window. GMV is the
 -- owning merchant's payments with entry mini_program (a payment names its merchant, not the Mini
 -- Program). Largest first:
 --   mp_id, name, category, merchant_id
@@ -9,25 +10,23 @@
 --   gmv_previous     gmv in the previous window, CNY
 --   gmv_growth       gmv / gmv_previous - 1 (fraction; NULL without previous gmv)
 --   visits_previous  visits in the previous window
-WITH v AS (
-    SELECT mp_id,
-           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS visits,
-           count(*) FILTER (WHERE ts >= $ps AND ts < $pe) AS visits_p
-    FROM mp_visits
-    WHERE ts >= least($s, $ps) AND ts < greatest($e, $pe)
-      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
-    GROUP BY mp_id
+WITH x AS (
+    SELECT 'c' AS win, * FROM entity_window($s, $e, ['mp', 'mpm'])
+    UNION ALL
+    SELECT 'p' AS win, * FROM entity_window($ps, $pe, ['mp', 'mpm'])
+),
+v AS (
+    SELECT entity_id AS mp_id,
+           coalesce(sum(value) FILTER (WHERE win = 'c'), 0) AS visits,
+           coalesce(sum(value) FILTER (WHERE win = 'p'), 0) AS visits_p
+    FROM x WHERE kind = 'mp' GROUP BY entity_id
 ),
 o AS (
-    SELECT merchant_id,
-           count(*) FILTER (WHERE ts >= $s AND ts < $e) AS orders,
-           coalesce(sum(amount) FILTER (WHERE ts >= $s AND ts < $e), 0) AS gmv,
-           coalesce(sum(amount) FILTER (WHERE ts >= $ps AND ts < $pe), 0) AS gmv_p
-    FROM transactions
-    WHERE entry = 'mini_program' AND status <> 'failed'
-      AND ts >= least($s, $ps) AND ts < greatest($e, $pe)
-      AND ((ts >= $s AND ts < $e) OR (ts >= $ps AND ts < $pe))
-    GROUP BY merchant_id
+    SELECT entity_id AS merchant_id,
+           coalesce(sum(value) FILTER (WHERE win = 'c' AND measure = 'orders'), 0) AS orders,
+           coalesce(sum(value) FILTER (WHERE win = 'c' AND measure = 'gmv'), 0) AS gmv,
+           coalesce(sum(value) FILTER (WHERE win = 'p' AND measure = 'gmv'), 0) AS gmv_p
+    FROM x WHERE kind = 'mpm' GROUP BY entity_id
 )
 SELECT p.mp_id, p.name, p.category, p.merchant_id,
        coalesce(v.visits, 0)::BIGINT AS visits,
