@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ecotop.queries.registry import registry as named_queries
 from ecotop.queries.measures import MEASURES, PILLARS, MeasureDef
+from ecotop.queries.registry import registry as named_queries
 from ecotop.queries.windows import (
     DEFAULT_BASELINE,
     Window,
