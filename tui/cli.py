@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ecotop.store.errors import StoreError
+from ecotop.queries.errors import StoreError
 
 # name -> "module:attribute" of a click.Command; add a line here when a command is added.
 COMMANDS: dict[str, str] = {

@@ -139,7 +139,7 @@ def check(
     file: Path, as_json: bool, config_file: Path | None, live: bool, only: tuple[str, ...]
 ) -> None:
     """Judge the alert rules on FILE; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
-    from ecotop.store.errors import StoreError
+    from ecotop.queries.errors import StoreError
 
     try:
         from ecotop.tui import config
@@ -154,7 +154,7 @@ def check(
                     f"no rule {', '.join(map(repr, missing))}; rules: {', '.join(sorted(names))}"
                 )
             rules = [r for r in rules if r.name in only]
-        from ecotop.store import open_db
+        from ecotop.queries.files import open_db
 
         db = open_db(file, limits=settings.limits())
     except StoreError as exc:

@@ -35,7 +35,7 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
     try:
         from ecotop.sample_data import generate
     except ImportError:
-        from ecotop.store.errors import BadInput
+        from ecotop.queries.errors import BadInput
 
         raise BadInput("the demo needs the sample data generator, which is not installed") from None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
 def open_demo(**kwargs):  # type: ignore[no-untyped-def]
     """The app on the demo database: made on first run, made again when this build cannot read it,
     and watched read-only (through the running one) when another ecotop already simulates it."""
-    from ecotop.store import errors
+    from ecotop.queries import errors
     from ecotop.tui.app import demo_path, make_app
 
     path = demo_path()
@@ -172,7 +172,7 @@ def dashboard(
     Keys: q quit, ? help, 1-7 pillars, t range, p pause, r refresh, a alerts, ctrl+p commands.
     """
     from ecotop.queries import parse_range
-    from ecotop.store.errors import BadInput
+    from ecotop.queries.errors import BadInput
 
     if range_key is not None:
         try:

@@ -103,9 +103,8 @@ def ingest(
         raise click.BadParameter("must be positive", param_hint="--interval")
     if wal_limit <= 0:
         raise click.BadParameter("must be positive", param_hint="--wal-limit")
-    from ecotop.store import open_db
-    from ecotop.store.errors import BadInput
-    from ecotop.store.spool import Spool
+    from ecotop.queries.errors import BadInput
+    from ecotop.queries.files import Spool, open_db
 
     if not spool_dir.is_dir():
         raise BadInput(f"{spool_dir}: no such spool directory")
@@ -134,10 +133,11 @@ def ingest(
     spool = None
     serving = None
     try:
-        if mode == "watch":
-            # while this process holds the file, every other ecotop on it answers through it
+        if mode == "watch" and not getattr(db, "is_lake", False):
+            # while this process holds the file, every other ecotop on it answers through it (a
+            # lake needs no serving: every process on every host opens it itself)
             from ecotop import queries
-            from ecotop.store.server import Serving
+            from ecotop.queries.files import Serving
 
             serving = Serving(db, named=lambda name: queries.get(name).sql)
         spool = Spool(

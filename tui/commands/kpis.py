@@ -44,7 +44,7 @@ def display_zone(meta_zone: str | None) -> tzinfo:
     """ECOTOP_DISPLAY_ZONE, else the file's display_zone, else Asia/Shanghai."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from ecotop.store.errors import BadInput
+    from ecotop.queries.errors import BadInput
 
     name = os.environ.get("ECOTOP_DISPLAY_ZONE") or meta_zone or DEFAULT_ZONE
     try:
@@ -155,7 +155,7 @@ def kpis(file: Path, range_key: str, baseline: str, as_json: bool, as_csv: bool)
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     from ecotop.queries import kpis as compute
-    from ecotop.store import open_db
+    from ecotop.queries.files import open_db
 
     db = open_db(file)
     try:

@@ -224,10 +224,10 @@ def _pick(cur: Any, text: str, win: Any, limit: int) -> int:
 @guarded
 def merchant(file: Path, merchant: str, range_key: str, limit: int, as_json: bool) -> None:
     """One merchant's closed loop in FILE: MERCHANT is an id, or text matched like the list's `/`."""
+    from ecotop.queries.files import open_db
     from ecotop.queries.kpis import resolve_as_of
     from ecotop.queries.merchant import merchant_detail
     from ecotop.queries.windows import live_as_of, window
-    from ecotop.store import open_db
 
     db = open_db(file)
     try:

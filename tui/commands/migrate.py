@@ -14,7 +14,7 @@ from ecotop.tui.cli import guarded
 @guarded
 def migrate(file: Path) -> None:
     """Upgrade FILE to this build's schema (a backup FILE.vN.bak is written first)."""
-    from ecotop.store import migrate as do_migrate
+    from ecotop.queries.files import migrate as do_migrate
 
     old, new, backup = do_migrate(file)
     if backup is None:

@@ -103,7 +103,7 @@ def query(
     Statements that change data, schema or settings, or read files, are refused. Several statements
     separated by ";" print one table each (table format only).
     """
-    from ecotop.store import guard, open_db
+    from ecotop.queries.files import guard, open_db
 
     if sql == "-":
         sql = sys.stdin.read()
@@ -147,7 +147,7 @@ def _emit(
     zone: dt.tzinfo,
     limit: int,
 ) -> None:
-    from ecotop.store.errors import SqlError
+    from ecotop.queries.errors import SqlError
 
     with _output(out, binary=fmt == "parquet", force=force) as sink:
         for index, statement in enumerate(statements, 1):
@@ -222,7 +222,7 @@ def _execute(
 def _zone(db: Any) -> dt.tzinfo:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from ecotop.store.errors import BadInput
+    from ecotop.queries.errors import BadInput
 
     name = os.environ.get("ECOTOP_DISPLAY_ZONE") or ""
     if not name:
@@ -265,7 +265,7 @@ def _memory_ceiling() -> None:
     """
     import resource
 
-    from ecotop.store.db import Limits
+    from ecotop.queries.files import Limits
 
     text = os.environ.get("ECOTOP_QUERY_MEMORY", "")
     ceiling = _bytes(text) if text else None
@@ -291,7 +291,7 @@ def _is_duckdb_file(path: Path) -> bool:
 
 def _check_out(out: Path, db_file: Path, force: bool) -> None:
     """Refuse an --out that would replace a database, its WAL, or (without --force) any file."""
-    from ecotop.store.errors import BadInput
+    from ecotop.queries.errors import BadInput
 
     target = Path(os.path.abspath(out))
     db = Path(os.path.abspath(db_file))
@@ -322,7 +322,7 @@ def _output(out: Path | None, binary: bool, force: bool = False) -> Iterator[_Te
     The temporary file is created O_EXCL|O_NOFOLLOW (a planted name or link makes it fail, never
     write through), and `out` is checked again just before the rename.
     """
-    from ecotop.store.errors import BadInput
+    from ecotop.queries.errors import BadInput
 
     if out is None:
         stream = sys.stdout.buffer if binary else sys.stdout
@@ -357,7 +357,7 @@ def _bounded(cur: Any, timeout: float, work: Callable[[], None]) -> None:
     DuckDB holds the calling thread until a statement ends, so a signal handler on that thread
     would never run: here the first SIGINT interrupts the statement and exits 130 within a second.
     """
-    from ecotop.store.errors import SqlError
+    from ecotop.queries.errors import SqlError
 
     box: dict[str, BaseException] = {}
 

@@ -29,8 +29,7 @@ def serve(file: Path, spool: Path | None) -> None:
     answers every other `ecotop` on the same file through a unix socket beside it.
     """
     from ecotop import queries
-    from ecotop.store import open_db
-    from ecotop.store.server import Serving
+    from ecotop.queries.files import Serving, open_db
 
     db = open_db(file, write=True)
     stop = threading.Event()
@@ -41,19 +40,23 @@ def serve(file: Path, spool: Path | None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ingester = None
-    serving = Serving(db, named=lambda name: queries.get(name).sql)
+    # a lake needs no serving (every process on every host opens it itself): only --spool
+    lake = getattr(db, "is_lake", False)
+    serving = None if lake else Serving(db, named=lambda name: queries.get(name).sql)
     try:
         if spool is not None:
             from ecotop.tui.spooling import start_spool_thread
 
             ingester = start_spool_thread(db, spool)
-        click.echo(f"ecotop: serving {file} on {serving.socket} (PID {os.getpid()})", err=True)
+        where = "nothing to serve for a lake" if serving is None else f"on {serving.socket}"
+        click.echo(f"ecotop: serving {file} {where} (PID {os.getpid()})", err=True)
         while not stop.wait(0.5):
             pass
     finally:
         if ingester is not None:
             ingester.stop()
-        serving.stop()
+        if serving is not None:
+            serving.stop()
         db.close()
     click.echo("ecotop: stopped serving", err=True)
     sys.exit(0)

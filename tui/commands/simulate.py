@@ -136,9 +136,9 @@ def simulate(
             "must not lie in the future (events are stamped no later than they are written)",
             param_hint="--start",
         )
+    from ecotop.queries.errors import BadInput
     from ecotop.sample_data.live import EventStream
     from ecotop.sample_data.producer import Producer
-    from ecotop.store.errors import BadInput
 
     spool_dir.mkdir(parents=True, exist_ok=True)
     try:
