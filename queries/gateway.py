@@ -297,8 +297,9 @@ class LocalGateway:
 
     @property
     def immutable(self) -> bool:
-        # a local read-only open: DuckDB lets no process open the file for writing meanwhile
-        return self.database.read_only
+        # a local read-only open: DuckDB lets no process open the file for writing meanwhile;
+        # a lake is written by other processes and hosts all the while (store/lake.py)
+        return self.database.read_only and not getattr(self.database, "is_lake", False)
 
     def cursor(self) -> LocalCursor:
         _check("DuckDB cursor")
