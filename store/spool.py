@@ -55,6 +55,49 @@ from ecotop.store.spool_format import (
 FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 MAX_PROBLEMS = 20
 DEFAULT_WAL_LIMIT = 64 * 1024 * 1024
+# Caps on what one spool file may ask of memory (#15.16): a 100 MB single line took 1.2 GB to parse.
+# The defaults leave room for 1M-event NDJSON (~300-600 MB, lines under 4 KB) and Parquet files.
+DEFAULT_MAX_LINE = 16 * 2**20
+DEFAULT_MAX_FILE = 2 * 2**30
+
+
+def _env_bytes(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip().upper().removesuffix("B").removesuffix("I")
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    try:
+        if text and text[-1] in units:
+            return max(1, int(float(text[:-1]) * units[text[-1]]))
+        return max(1, int(text)) if text else default
+    except ValueError:
+        return default
+
+
+def max_line_bytes() -> int:
+    """The longest NDJSON or CSV line a spool file may hold (ECOTOP_SPOOL_MAX_LINE, 16MB)."""
+    return _env_bytes("ECOTOP_SPOOL_MAX_LINE", DEFAULT_MAX_LINE)
+
+
+def max_file_bytes() -> int:
+    """The largest spool file ingested (ECOTOP_SPOOL_MAX_FILE, 2GB)."""
+    return _env_bytes("ECOTOP_SPOOL_MAX_FILE", DEFAULT_MAX_FILE)
+
+
+def _long_line(raw: bytes, limit: int) -> tuple[int, int] | None:
+    """(1-based line number, length) of the first line longer than `limit` bytes, or None.
+
+    Jumps a window of `limit` bytes at a time to its last newline: ~size/limit steps, so a
+    300 MB file costs a few dozen finds, not a Python step per line.
+    """
+    start = 0
+    while len(raw) - start > limit:
+        end = raw.rfind(b"\n", start, start + limit + 1)
+        if end < 0:
+            nxt = raw.find(b"\n", start)
+            return raw.count(b"\n", 0, start) + 1, (nxt if nxt >= 0 else len(raw)) - start
+        start = end + 1
+    return None
+
+
 # Up to this many ids, look them up through the primary-key index (DuckDB turns an IN list of
 # constants into an index scan up to its index_scan_max_count, 2048) instead of scanning the table.
 INDEX_LOOKUP_MAX = 2048
@@ -1343,6 +1386,12 @@ def reason_text(
 LOCK_NAME = ".ecotop-ingest.lock"
 
 
+def _bad(message: str) -> StoreError:
+    from ecotop.store.errors import BadInput
+
+    return BadInput(message)
+
+
 class IngestFailed(StoreError):
     """A file could not be loaded for a reason that is not the file's (the database failed)."""
 
@@ -1353,7 +1402,13 @@ def _lock_spool(directory: Path) -> Any:
 
     from ecotop.store.errors import BadInput
 
-    fh = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+    try:
+        fh = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+    except OSError as exc:
+        raise BadInput(
+            f"{directory}: cannot write in the spool directory ({exc.strerror or exc}); "
+            "ingestion moves files out of it, so it must be writable"
+        ) from None
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -1397,8 +1452,15 @@ class Spool:
         self._lock = _lock_spool(self.dir)
         self.done_dir = self.dir / "done"
         self.rejected_dir = self.dir / "rejected"
-        self.done_dir.mkdir(exist_ok=True)
-        self.rejected_dir.mkdir(exist_ok=True)
+        for sub in (self.done_dir, self.rejected_dir):
+            try:
+                sub.mkdir(exist_ok=True)
+            except FileExistsError:
+                self._lock.close()
+                raise _bad(f"{sub}: exists and is not a directory; move it away") from None
+            except OSError as exc:
+                self._lock.close()
+                raise _bad(f"{sub}: cannot create: {exc.strerror or exc}") from None
         self.delete = delete
         self.wal_limit = wal_limit
         self.crash = crash
@@ -1430,7 +1492,14 @@ class Spool:
     def pending(self) -> list[Path]:
         """Files waiting in the spool, oldest first."""
         found = []
-        with os.scandir(self.dir) as it:
+        try:
+            it = os.scandir(self.dir)
+        except OSError as exc:
+            raise _bad(
+                f"{self.dir}: the spool directory cannot be read ({exc.strerror or exc}); "
+                "was it removed?"
+            ) from None
+        with it:
             for e in it:
                 if not is_candidate(e.name):
                     continue
@@ -1492,9 +1561,22 @@ class Spool:
     def _prepare(self, path: Path, cur: duckdb.DuckDBPyConnection) -> tuple[bytes | None, Any]:
         """(bytes, Prepared or the Rejected/database error it raised); (None, None) if it vanished."""
         try:
+            size = path.stat().st_size
+            cap = max_file_bytes()
+            if size > cap:  # not read at all: the reason names its size
+                why = f"{size:,} bytes, over the {cap:,}-byte cap (ECOTOP_SPOOL_MAX_FILE)"
+                return b"", Rejected([Problem(0, "", why)])
             raw = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             return None, None
+        if file_format(path.name) in ("ndjson", "csv"):
+            long = _long_line(raw, max_line_bytes())
+            if long is not None:
+                why = (
+                    f"{long[1]:,} bytes, over the {max_line_bytes():,}-byte line cap "
+                    "(ECOTOP_SPOOL_MAX_LINE)"
+                )
+                return raw, Rejected([Problem(long[0], "", why)])
         try:
             return raw, self.loader.prepare(path.name, raw, cur)
         except (Rejected, duckdb.Error) as exc:
