@@ -7,6 +7,7 @@ a stale info file (a recycled PID) must not lock readers out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -310,3 +311,48 @@ def test_migrate_backup_never_writes_through_a_planted_link(shared_dir: Path) ->
     assert not victim.exists()
     assert backup.name == "old.duckdb.v1.2.bak" and not backup.is_symlink()
     assert stat.S_IMODE(backup.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.slow
+def test_a_dashboard_on_a_relative_file_serves_readers(dbfile: Path) -> None:
+    """`cd dir && ecotop a.duckdb --spool sp`: readers elsewhere get answers, not "locked"."""
+    import pty
+    import signal
+    import time
+
+    (dbfile.parent / "sp").mkdir()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the dashboard on a terminal, started with relative paths
+        os.environ.update(env())
+        os.chdir(dbfile.parent)
+        os.execv(
+            sys.executable, [sys.executable, "-m", "ecotop.tui.cli", dbfile.name, "--spool", "sp"]
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and read_info(dbfile) is None:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                break
+        r = subprocess.run(
+            [*ECOTOP, "query", str(dbfile), "SELECT 11 AS x", "--format", "csv"],
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd="/",
+            timeout=60,
+        )
+        assert r.returncode == 0 and r.stdout == "x\n11\n", r.stderr
+        os.write(fd, b"q")  # quit: the served files go with it
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                os.read(fd, 65536)
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert sorted(p.name for p in dbfile.parent.iterdir()) == ["a.duckdb", "sp"]
