@@ -350,6 +350,9 @@ class _Server(fl.FlightServerBase):  # type: ignore[misc]
             cur.close()
             self._leave(client)
 
+        # Until the first batch (computed here, inside the call) a watch also interrupts the
+        # statement if the client goes; afterwards DuckDB only works when the client pulls.
+        watching = self._watch(context, cur, expired)
         try:
             timer.start()
             st = guard.stream(cur, statements[0], cap)
@@ -357,13 +360,16 @@ class _Server(fl.FlightServerBase):  # type: ignore[misc]
             it = iter(st)
             first = next(it, None)
         except guard.SqlCancelled:
+            watching.set()
             _finish()
             raise (
                 self._timeout_error() if expired.is_set() else errors.SqlError("cancelled")
             ) from None
         except BaseException:
+            watching.set()
             _finish()
             raise
+        watching.set()
         schema = st.schema
 
         def batches() -> Any:

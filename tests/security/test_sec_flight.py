@@ -141,7 +141,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_work_stops_when_its_client_goes(dbfile: Path) -> None:
+@pytest.mark.parametrize("kind", ["sql", "adhoc"])
+def test_work_stops_when_its_client_goes(dbfile: Path, kind: str) -> None:
     proc = start_serve(dbfile, ECOTOP_SERVE_ADHOC_TIMEOUT="600")
     try:
         code = (
@@ -151,7 +152,7 @@ def test_work_stops_when_its_client_goes(dbfile: Path) -> None:
             f"p = Path({str(dbfile)!r}); i = read_info(p)\n"
             "c = fl.connect(i.location)\n"
             "o = fl.FlightCallOptions(headers=[(b'authorization', b'Bearer ' + secret_path(p).read_bytes().strip())])\n"
-            f"c.do_get(fl.Ticket(json.dumps({{'kind': 'sql', 'sql': {ENDLESS!r}}}).encode()), o).read_all()\n"
+            f"c.do_get(fl.Ticket(json.dumps({{'kind': {kind!r}, 'sql': {ENDLESS!r}}}).encode()), o).read_all()\n"
         )
         client = subprocess.Popen([sys.executable, "-c", code], env=env(), cwd=ROOT)
         time.sleep(2.0)
