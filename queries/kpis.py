@@ -367,6 +367,7 @@ def kpis(
     now: datetime | None = None,
     mod: int | None = None,
     baseline: str = DEFAULT_BASELINE,
+    users: bool = True,
 ) -> KpiSet:
     """Compute every pillar's headline measures for `range_key` ending at `as_of`.
 
@@ -374,23 +375,27 @@ def kpis(
     window the `previous` values come from: `previous` (the equal window before), `day` or `week`
     (the same window a day or a week earlier). `mod` is the file's user sampling modulus (read from
     the file when None). Reads only bounded state: two rollup queries and one distinct-users query.
-    The baseline values are None when the file has no data before that window's end.
+    The baseline values are None when the file has no data before that window's end. With
+    `users=False` the distinct-user query is skipped and user measures are None (alert windows whose
+    rules read none).
     """
     t0 = time.perf_counter()
     info = file_info(cur)
     end = as_of or (live_as_of(now) if live else info.as_of_at(now)) or live_as_of(now)
     win = window(range_key, end, parse_baseline(baseline))
-    wait_users = _users_in_background(
-        cur, win, info.sample_mod if mod is None else mod, info.has_day_sample
+    wait_users = (
+        _users_in_background(cur, win, info.sample_mod if mod is None else mod, info.has_day_sample)
+        if users
+        else None
     )
     values = fast_headline_values(cur, win)
-    users = wait_users()
+    counts = wait_users() if wait_users is not None else None
     covered = {"c": True, "p": info.has_data_before(win.prev_end)}
     for w in ("c", "p"):
         vals = values[w]
         for m in MEASURES:
             if m.flag:
-                vals[m.id] = users.get(w, {}).get(m.flag, 0)
+                vals[m.id] = None if counts is None else counts.get(w, {}).get(m.flag, 0)
             elif m.column:
                 vals[m.id] = vals.get(f"{m.pillar}.{m.column}")
         for m in MEASURES:

@@ -10,7 +10,15 @@ import alert_data as ad
 import pytest
 
 from ecotop.queries import alerts
-from ecotop.queries.alerts import AlertResult, Rule, RuleError, State, default_rules, evaluate
+from ecotop.queries.alerts import (
+    AlertResult,
+    Rule,
+    RuleError,
+    State,
+    default_rules,
+    evaluate,
+    evaluation,
+)
 from ecotop.queries.measures import BY_ID
 
 
@@ -316,13 +324,13 @@ def test_empty_window_is_unknown(build) -> None:
 def test_each_window_is_computed_once(build, monkeypatch) -> None:
     cur = build("healthy")
     calls = []
-    real = alerts.kpis
+    real = evaluation.kpis
 
     def counting(cur, window, **kw):
         calls.append((window, kw["as_of"]))
         return real(cur, window, **kw)
 
-    monkeypatch.setattr(alerts, "kpis", counting)
+    monkeypatch.setattr(evaluation, "kpis", counting)
     extra = Rule("gmv_high", "pay.gmv", "above", critical=10**9, window="15m")
     evaluate(cur, [*default_rules(), extra])
     assert sorted(calls) == sorted(
@@ -361,14 +369,14 @@ def test_rate_rests_on_its_rarer_outcome(build) -> None:
 
 def test_windows_without_user_measures_skip_the_user_query(build, monkeypatch) -> None:
     cur = build("healthy")
-    real = alerts.kpis
+    real = evaluation.kpis
     seen = []
 
     def kpis_with_users_flag(cur, window, *, as_of=None, live=False, now=None, users=True):
         seen.append((window, users))
-        return real(cur, window, as_of=as_of, live=live, now=now)
+        return real(cur, window, as_of=as_of, live=live, now=now, users=users)
 
-    monkeypatch.setattr(alerts, "kpis", kpis_with_users_flag)
+    monkeypatch.setattr(evaluation, "kpis", kpis_with_users_flag)
     evaluate(cur, default_rules())
     assert sorted(set(seen)) == [("15m", True), ("24h", False)]
 
