@@ -225,3 +225,43 @@ async def test_pillar_table_owns_the_keys_when_the_view_opens(tiny_db: Path) -> 
         await pilot.press("enter")
         await pilot.pause(0.5)
         assert isinstance(app.screen, MerchantScreen)
+
+
+async def test_funnel_says_customers_and_of_how_many() -> None:
+    """#11: the funnel read as nonsense (visit 30 -> order 103, conversions 0.0%/100.0%, "Order"
+    beside "Orders"): steps in words that count customers, and each conversion says of how many."""
+    from textual.app import App
+
+    from ecotop.tui.widgets.merchant_funnel import MerchantFunnel
+
+    steps = [
+        ("oa_read", "Official Account reach", 12, None, None, None),
+        ("mp_visit", "Mini Program visit", 30, 12, 6, 0.5),
+        ("order", "Order", 103, 30, 30, 1.0),
+        ("pay", "Pay", 100, 103, 100, 100 / 103),
+        ("member", "Member enrolment", 7, 100, 7, 0.07),
+        ("wecom_add", "WeCom contact", 0, 7, 0, 0.0),
+        ("group_join", "Customer group join", 2, 0, 0, None),
+        ("live_view", "Channels live view", 190, 2, 1, 0.5),
+        ("repurchase", "Repurchase", 3, 190, 3, 3 / 190),
+    ]
+    funnel = [
+        dict(zip(("step", "label", "customers", "base", "converted", "conversion"), s, strict=True))
+        for s in steps
+    ]
+
+    class One(App[None]):
+        def compose(self):
+            yield MerchantFunnel(id="f")
+
+    app = One()
+    async with app.run_test(size=(100, 20)) as pilot:
+        app.query_one(MerchantFunnel).show(funnel)
+        await pilot.pause(0.2)
+        text = "\n".join(screen_lines(app))
+    assert "customers who" in text and "placed an order" in text
+    assert "Order " not in text.replace("placed an order", "")
+    assert "100.00% of 30" in text  # everyone of the 30 visitors ordered
+    assert "97.09% of 103" in text and "7.00% of 100" in text
+    assert "0.00% of 7" in text
+    assert "103" in text and "190" in text

@@ -143,6 +143,34 @@ def format_change(kind: str, change: float | None) -> str:
     return f"{arrow} {text}{unit}"
 
 
+#: The funnel's steps in words that say they count customers who did something (the merchant view and
+#: `ecotop merchant`): "placed an order" can never be read as the Orders measure (a count of orders).
+FUNNEL_WORDS: dict[str, str] = {
+    "oa_read": "read Official Account",
+    "mp_visit": "visited Mini Program",
+    "order": "placed an order",
+    "pay": "paid",
+    "member": "became a member",
+    "wecom_add": "added on WeCom",
+    "group_join": "joined a group",
+    "live_view": "watched a live",
+    "repurchase": "bought again",
+}
+
+
+def funnel_words(step: str, label: str = "") -> str:
+    """What customers at funnel step `step` did, in words (the query's label when unknown)."""
+    return FUNNEL_WORDS.get(step, label or step)
+
+
+def went_on(base: Any, conversion: Any) -> str:
+    """The conversion into a step: `40.00% of 30` (of the step above's customers); `—` when the step
+    above had nobody."""
+    if conversion is None or not base:
+        return DASH
+    return f"{format_rate(conversion)} of {format_count(base)}"
+
+
 def change_direction(change: float | None) -> int:
     """+1 up, -1 down, 0 flat or unknown."""
     if change is None or not math.isfinite(change) or change == 0:

@@ -1,9 +1,13 @@
-"""MerchantFunnel: one merchant's closed loop as bars, with the count and conversion of each step.
+"""MerchantFunnel: one merchant's closed loop as bars, with the customers and conversion of each step.
 
 Pure rendering: it receives the funnel rows of `queries.merchant.merchant_detail` (step, label,
-customers, conversion) and draws one line per step: the label, a bar proportional to the step's
-customers (against the largest step), the count and the conversion from the step before. Bars are
-block characters, so it reads the same without colour.
+customers, base, converted, conversion) and draws one line per step in loop order: what the
+customers did, in words ("placed an order", never "Order" beside the Orders measure), a bar of the
+customers who did it in the window (against the largest step), their number, and how many of the
+step above went on (DESIGN: the share of step k-1's customers who also did step k at or after it,
+`40.00% of 30`). A step can have more customers than the one above (people join the loop at
+any step), which the "of N" makes plain. Bars are block characters, so it reads the same without
+colour.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ecotop.tui.widgets.format import DASH, format_count, format_rate
+from ecotop.tui.widgets.format import format_count, funnel_words, went_on
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -37,23 +41,30 @@ class MerchantFunnel(Widget):
     DEFAULT_CSS = """
     MerchantFunnel {
         height: auto;
-        min-height: 11;
+        min-height: 12;
         border: round $panel-lighten-2;
         border-title-color: $text;
         padding: 0 1;
     }
     """
 
-    steps: reactive[tuple[tuple[str, int, float | None], ...] | None] = reactive(None, layout=True)
+    steps: reactive[tuple[tuple[str, int, str], ...] | None] = reactive(None, layout=True)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
-        self.border_title = "Closed loop"
-        self.border_subtitle = "customers · conversion from the step above"
+        self.border_title = "Closed loop · customers who, in the range"
+        self.border_subtitle = "went on: share of the step above who did it after"
 
     def show(self, funnel: list[dict[str, Any]]) -> None:
         """Set the steps (updates the screen only when something changed)."""
-        steps = tuple((s["label"], int(s["customers"]), s.get("conversion")) for s in funnel)
+        steps = tuple(
+            (
+                funnel_words(str(s.get("step", "")), str(s.get("label", ""))),
+                int(s["customers"]),
+                "" if i == 0 else went_on(s.get("base"), s.get("conversion")),
+            )
+            for i, s in enumerate(funnel)
+        )
         if steps != self.steps:
             self.steps = steps
 
@@ -62,7 +73,8 @@ class MerchantFunnel(Widget):
             return Text("…", style="dim")
         label_w = max((len(label) for label, _, _ in self.steps), default=10)
         width = self.content_region.width or self.size.width or 60
-        count_w, conv_w = 8, 8
+        count_w = max(9, *(len(format_count(n)) for _, n, _ in self.steps))
+        conv_w = max(8, *(len(c) for _, _, c in self.steps))
         bar_w = max(4, width - label_w - count_w - conv_w - 3)
         top = max((n for _, n, _ in self.steps), default=0)
         table = Table.grid(padding=(0, 1), expand=False)
@@ -70,12 +82,14 @@ class MerchantFunnel(Widget):
         table.add_column(no_wrap=True, width=bar_w)
         table.add_column(justify="right", no_wrap=True, width=count_w)
         table.add_column(justify="right", no_wrap=True, width=conv_w)
-        for i, (label, n, conv) in enumerate(self.steps):
-            conv_text = "" if i == 0 else (DASH if conv is None else format_rate(conv))
+        table.add_row(
+            Text(""), Text(""), Text("customers", style="dim"), Text("went on", style="dim")
+        )
+        for label, n, conv in self.steps:
             table.add_row(
                 Text(label),
                 Text(bar(n, top, bar_w), style="cyan"),
                 Text(format_count(n)),
-                Text(conv_text, style="dim" if conv is None else ""),
+                Text(conv, style="dim" if conv in ("", "—") else ""),
             )
         return table
