@@ -265,3 +265,39 @@ async def test_funnel_says_customers_and_of_how_many() -> None:
     assert "97.09% of 103" in text and "7.00% of 100" in text
     assert "0.00% of 7" in text
     assert "103" in text and "190" in text
+
+
+async def test_no_color_marks_the_selected_row(tiny_db: Path, monkeypatch) -> None:
+    """#11 NO_COLOR: the selected row is marked by something other than colour: ▶ in the merchant
+    list, reverse video in the list and in pillar tables."""
+    from ecotop.tui.screens.merchants import MerchantsScreen
+    from ecotop.tui.screens.pillar import PillarScreen
+    from ecotop.tui.widgets.charts import ArrowTable
+    from ecotop.tui.widgets.merchant_table import MerchantTable
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(tiny_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        await pilot.press("m")
+        await until(
+            pilot, lambda: isinstance(app.screen, MerchantsScreen) and app.screen.view is not None
+        )
+        await pilot.pause(0.2)
+        table = app.screen.query_one(MerchantTable)
+        strip = table.render_line(1 + table.cursor_row - int(table.scroll_y))
+        assert strip.text.startswith("▶")
+        assert any(seg.style is not None and seg.style.reverse for seg in strip)
+        await pilot.press("escape")
+        await pilot.press("4")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, PillarScreen)
+                and app.screen.query_one("#table-merchants", ArrowTable).row_count > 0
+            ),
+        )
+        await pilot.pause(0.2)
+        t = app.screen.query_one("#table-merchants", ArrowTable)
+        style = t.get_component_styles("datatable--cursor")
+        assert "reverse" in str(style.text_style)

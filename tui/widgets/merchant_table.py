@@ -80,14 +80,22 @@ def fit(text: str, width: int, right: bool) -> str:
     return pad + text if right else text + pad
 
 
+#: Drawn before the row under the cursor, so it shows without colour (NO_COLOR, monochrome).
+CURSOR_MARK = "▶"
+
+
 def layout(
-    cells: Sequence[tuple[str, Style | None]], widths: Sequence[int], base: Style | None = None
+    cells: Sequence[tuple[str, Style | None]],
+    widths: Sequence[int],
+    base: Style | None = None,
+    *,
+    cursor: bool = False,
 ) -> list[Segment]:
     """One line as segments: (text, style) per column laid out to `widths` (text left, numbers
-    right), each styled over `base`."""
+    right), each styled over `base`; the cursor's row starts with CURSOR_MARK."""
     base = base or Style()
     gap = Segment(" " * GAP, base)
-    out = [Segment(" " * PAD, base)]
+    out = [Segment(CURSOR_MARK if cursor else " " * PAD, base)]
     for i, ((text, style), (_, _, kind, _), width) in enumerate(
         zip(cells, COLUMNS, widths, strict=True)
     ):
@@ -241,14 +249,14 @@ class MerchantTable(ScrollView, can_focus=True):
             cells.append((label, None))
         return layout(cells, self._widths, style)
 
-    def _row(self, row: int, style: Style) -> list[Segment]:
+    def _row(self, row: int, style: Style, cursor: bool = False) -> list[Segment]:
         at = self.rows[row].as_py()
         cells = []
         for column, _, kind, _ in COLUMNS:
             arr = self._arrays.get(column)
             value = None if arr is None else arr[at].as_py()
             cells.append(value_text(kind, value, pending=column in self._pending))
-        return layout(cells, self._widths, style)
+        return layout(cells, self._widths, style, cursor=cursor)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -276,7 +284,8 @@ class MerchantTable(ScrollView, can_focus=True):
         cache_key = (*key, self._version, width, scroll_x, style)
         strip = self._lines.get(cache_key)
         if strip is None:
-            segments = self._header(style) if row is None else self._row(row, style)
+            cursor = row is not None and row == self.cursor_row
+            segments = self._header(style) if row is None else self._row(row, style, cursor)
             if scroll_x:
                 fixed = self._fixed_width()
                 total = sum(seg.cell_length for seg in segments)
