@@ -141,6 +141,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sql", "adhoc"])
 def test_work_stops_when_its_client_goes(dbfile: Path, kind: str) -> None:
     proc = start_serve(dbfile, ECOTOP_SERVE_ADHOC_TIMEOUT="600")
@@ -196,6 +197,7 @@ def test_the_per_client_limit_is_per_client(writer: tuple[Path, Any]) -> None:
             c.close()
 
 
+@pytest.mark.slow
 def test_two_query_processes_do_not_share_one_limit(dbfile: Path) -> None:
     proc = start_serve(dbfile, ECOTOP_SERVE_ADHOC_TIMEOUT="4", ECOTOP_SERVE_MAX_ADHOC="1")
     try:

@@ -58,6 +58,7 @@ def test_a_regular_file_named_done_is_one_line(spooled: tuple[Path, Path]) -> No
     assert "done" in one_line(r.stderr)
 
 
+@pytest.mark.slow
 def test_the_spool_directory_removed_during_watch(spooled: tuple[Path, Path]) -> None:
     db, spool = spooled
     proc = subprocess.Popen(
