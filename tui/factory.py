@@ -84,7 +84,9 @@ def make_app(
     if refresh_s <= 0:
         raise BadInput(f"refresh interval must be positive, not {refresh_s:g}")
     if path is None:
-        path = demo_path()
+        from ecotop.tui import app as app_module  # looked up there: tests replace it
+
+        path = app_module.demo_path()
         live = True
     gateway: Gateway = open_gateway(path, write=bool(live or spool), limits=_limits(settings))
     try:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 
 UNKNOWN = 3
 

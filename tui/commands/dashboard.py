@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from ecotop.tui.cli import fail, guarded, is_tty
+from ecotop.tui.commands.common import fail, guarded, is_tty
 
 #: The demo database: small enough to be made in seconds on first run (scale 0.02 over 30 days is
 #: ~0.7M rows, about 5 s of CPU here).

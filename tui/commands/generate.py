@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import fail, guarded, is_tty
+from ecotop.tui.commands.common import fail, guarded, is_tty
 
 DEFAULT_ZONE = "Asia/Shanghai"
 

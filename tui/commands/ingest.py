@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 
 
 def _crash_hook() -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 from ecotop.tui.widgets.format import format_change, format_value
 
 __all__ = ["format_change", "format_value"]  # the screen's formatter: one format everywhere

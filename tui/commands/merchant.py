@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 from ecotop.tui.commands.kpis import (
     DEFAULT_RANGE,
     RANGE_CHOICES,

@@ -48,7 +48,7 @@ from typing import IO, Any
 
 import click
 
-from ecotop.tui.cli import guarded, is_tty
+from ecotop.tui.commands.common import guarded, is_tty
 
 DEFAULT_LIMIT = 1000
 DEFAULT_TIMEOUT = 30.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 
 
 @click.command()

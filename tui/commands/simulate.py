@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from ecotop.tui.cli import guarded
+from ecotop.tui.commands.common import guarded
 
 DEFAULT_SCALE = 0.05  # the demo database's (tui.commands.dashboard)
 DEFAULT_SEED = 7
