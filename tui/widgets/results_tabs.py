@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from rich.text import Text
@@ -81,7 +82,7 @@ def display_table(table: pa.Table, zone: Any = None) -> pa.Table:
     """Instants shown in the display zone (a metadata change: no data is copied)."""
     if zone is None:
         return table
-    key = getattr(zone, "key", None) or str(zone)
+    key = zone.key if isinstance(zone, ZoneInfo) else str(zone)
     cols = []
     changed = False
     for f, col in zip(table.schema, table.columns, strict=True):
