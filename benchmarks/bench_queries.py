@@ -9,13 +9,14 @@ existing file instead.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import DATA_DIR, ROOT, Context, stats, timeit
+from benchmarks.common import DATA_DIR, ROOT, Context, row, timeit
 
 OWN = {
     "messaging",
@@ -49,30 +50,76 @@ def database(ctx: Context) -> Path:
     return path
 
 
-def _process(path: Path, range_key: str, repeat: int) -> dict[str, float]:
-    env = dict(os.environ)
-    samples = []
+def _median_process(argv: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall and child-CPU ms of running `argv` `repeat` times (after one warm-up run)."""
+    wall, cpu = [], []
     for i in range(repeat + 1):
+        c0 = os.times()
         t0 = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ecotop.tui.cli",
-                "kpis",
-                str(path),
-                "--range",
-                range_key,
-                "--json",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            cwd=ROOT,
-            env=env,
-        )
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        t1 = time.perf_counter()
+        c1 = os.times()
         if i:  # the first run warms the OS page cache
-            samples.append((time.perf_counter() - t0) * 1000)
-    return stats(samples)
+            wall.append((t1 - t0) * 1000)
+            cpu.append(
+                (c1.children_user + c1.children_system - c0.children_user - c0.children_system)
+                * 1000
+            )
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _process(path: Path, range_key: str, repeat: int) -> dict[str, float]:
+    """`ecotop kpis FILE --range R --json` as a whole process, and the bare DuckDB anchor."""
+    kp = [sys.executable, "-m", "ecotop.tui.cli", "kpis", str(path), "--range", range_key, "--json"]
+    bare = [
+        sys.executable,
+        "-c",
+        f"import duckdb; duckdb.connect({str(path)!r}, read_only=True).sql('select 1').fetchall()",
+    ]
+    w, c = _median_process(kp, repeat)
+    bw, bc = _median_process(bare, repeat)
+    return {
+        "median_ms": round(w, 1),
+        "cpu_ms": round(c, 1),
+        "bare_ms": round(bw, 1),
+        "bare_cpu_ms": round(bc, 1),
+    }
+
+
+# The anchor: the same window's headline numbers computed from raw rows by plain DuckDB SQL, as one
+# would without ecotop (paid payments, GMV, success rate and distinct payers; distinct active users).
+RAW_ANCHOR = """
+SELECT (SELECT count(*) FILTER (WHERE status <> 'failed') FROM transactions WHERE ts >= $s AND ts < $e),
+       (SELECT sum(amount) FILTER (WHERE status <> 'failed') FROM transactions WHERE ts >= $s AND ts < $e),
+       (SELECT count(*) FROM transactions WHERE ts >= $s AND ts < $e),
+       (SELECT count(DISTINCT user_id) FILTER (WHERE status <> 'failed') FROM transactions
+         WHERE ts >= $s AND ts < $e),
+       (SELECT count(DISTINCT user_id) FROM app_sessions WHERE ts >= $s AND ts < $e)
+"""
+
+
+def _imports() -> dict[str, Any]:
+    """What each headless command imports: heavy modules present, and `-X importtime` totals."""
+    out: dict[str, Any] = {}
+    for cmd in ("kpis", "check", "query", "merchant"):
+        code = (
+            f"import sys, ecotop.tui.cli, ecotop.tui.commands.{cmd} as m; print(' '.join("
+            "k for k in ('textual', 'polars', 'pyarrow', 'plotext', 'rich') if k in sys.modules))"
+        )
+        p = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        total = 0
+        for line in p.stderr.splitlines():  # import time: self [us] | cumulative | imported package
+            parts = line.split("|")
+            if len(parts) == 3 and not parts[2].startswith("  ") and parts[1].strip().isdigit():
+                total += int(parts[1])
+        out[cmd] = {"heavy_modules": p.stdout.split(), "import_ms": round(total / 1000, 1)}
+    return out
 
 
 def _approx_error(cur: Any, ks: Any) -> dict[str, float]:
@@ -94,55 +141,123 @@ def run(ctx: Context) -> dict[str, Any]:
     from ecotop.queries.views import PILLAR_VIEWS, pillar_view, trends
 
     path = database(ctx)
-    repeat = 5 if ctx.quick else 20
+    repeat = 7 if ctx.quick else 20
     db = store.open_db(path)
     cur = db.cursor()
     meta = db.meta()
     out: dict[str, Any] = {
         "file": str(path),
         "scale": meta.get("scale"),
-        "generated": meta.get("generated") == "true",
-        "rows": {
+        "rows_in_file": {
             t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in ("app_sessions", "transactions", "channel_views", "rollup_minute")
+            for t in ("app_sessions", "transactions", "rollup_user_hour", "rollup_minute")
         },
         "ranges": {},
     }
-    mod = int(meta.get("sample_mod", "1"))
+    rows: list[dict[str, Any]] = []
     for range_key in queries.RANGES:
         ks = queries.kpis(cur, range_key)
         w = ks.window
-        params = {**w.params(), "n": 10, "mod": mod, "tz": "Asia/Shanghai"}
-        per: dict[str, Any] = {}
-        for name, q in sorted(queries.registry().items()):
-            if q.pillar not in OWN:
-                continue
-            if name == "users/active" and not w.exact_users:
-                continue  # kpis uses the sample beyond 24h
-            if name.startswith("users/active_approx") and w.exact_users:
-                continue
-            p = (
-                {**params, "n": 30}
-                if name.endswith("series") or name.startswith("overview/")
-                else params
-            )
-            heavy = "top" in name.rsplit("/", 1)[1]
-            per[name] = timeit(
-                lambda q=q, p=p: q.run(cur, **p), repeat=3 if heavy else repeat, warmup=1
-            )
+        anchor = timeit(
+            lambda w=w: cur.execute(RAW_ANCHOR, {"s": w.start, "e": w.end}).fetchall(),
+            repeat=max(3, repeat // 2),
+            warmup=1,
+        )
         r: dict[str, Any] = {
-            "queries": per,
+            "raw_anchor": anchor,
             "kpis": timeit(lambda rk=range_key: queries.kpis(cur, rk), repeat=repeat, warmup=1),
-            "trends": timeit(lambda w=w: trends(cur, w), repeat=repeat, warmup=1),
-            "pillar_views_without_tops": timeit(
-                lambda w=w: [pillar_view(cur, p, w, tops=False) for p in PILLAR_VIEWS],
-                repeat=max(3, repeat // 4),
-                warmup=1,
+            "kpis_week_baseline": timeit(
+                lambda rk=range_key: queries.kpis(cur, rk, baseline="week"), repeat=repeat, warmup=1
             ),
-            "process_kpis_json": _process(path, range_key, 3 if ctx.quick else 5),
+            "trends": timeit(lambda w=w: trends(cur, w), repeat=repeat, warmup=1),
         }
+        views = {
+            p: timeit(lambda p=p, w=w: pillar_view(cur, p, w), repeat=max(3, repeat // 2), warmup=1)
+            for p in PILLAR_VIEWS
+        }
+        r["pillar_views"] = views
+        r["process_kpis_json"] = _process(path, range_key, 3 if ctx.quick else 5)
         if not w.exact_users:
             r["approx_error_pct"] = _approx_error(cur, ks)
         out["ranges"][range_key] = r
+        a = anchor["p95_ms"]
+        rows.append(
+            row(
+                "Queries (kpis, pillar views)",
+                f"`kpis()` {range_key}",
+                "<= 30 ms",
+                r["kpis"]["p95_ms"],
+                anchor=a,
+                anchor_what="raw SQL, same window",
+                cpu=r["kpis"]["cpu_median_ms"],
+                ok=r["kpis"]["p95_ms"] <= 30,
+            )
+        )
+        rows.append(
+            row(
+                "Queries (kpis, pillar views)",
+                f"`kpis(baseline='week')` {range_key}",
+                "<= 30 ms",
+                r["kpis_week_baseline"]["p95_ms"],
+                anchor=a,
+                anchor_what="raw SQL, same window",
+                cpu=r["kpis_week_baseline"]["cpu_median_ms"],
+                ok=r["kpis_week_baseline"]["p95_ms"] <= 30,
+            )
+        )
+        worst_p, worst = max(views.items(), key=lambda kv: kv[1]["p95_ms"])
+        rows.append(
+            row(
+                "Queries (kpis, pillar views)",
+                f"pillar view {range_key}, slowest ({worst_p})",
+                "<= 100 ms",
+                worst["p95_ms"],
+                anchor=a,
+                anchor_what="raw SQL, same window",
+                cpu=worst["cpu_median_ms"],
+                ok=worst["p95_ms"] <= 100,
+            )
+        )
+        pr = r["process_kpis_json"]
+        ratio = pr["median_ms"] / pr["bare_ms"]
+        rows.append(
+            row(
+                "Headless commands",
+                f"`ecotop kpis FILE --range {range_key} --json` (median of "
+                f"{3 if ctx.quick else 5})",
+                "<= 1.5x bare duckdb",
+                pr["median_ms"],
+                anchor=pr["bare_ms"],
+                anchor_what="bare `python -c` duckdb connect",
+                cpu=pr["cpu_ms"],
+                ok=ratio <= 1.5,
+            )
+        )
+        if not w.exact_users and r.get("approx_error_pct"):
+            err = max(r["approx_error_pct"].values())
+            rows.append(
+                row(
+                    "Queries (kpis, pillar views)",
+                    f"≈ distinct users {range_key}, worst error vs exact",
+                    "<= 2%",
+                    err,
+                    unit="%",
+                    ok=err <= 2,
+                )
+            )
     db.close()
+    out["imports"] = _imports()
+    for cmd, v in out["imports"].items():
+        heavy = [m for m in v["heavy_modules"] if m in ("textual", "polars", "plotext")]
+        rows.append(
+            row(
+                "Headless commands",
+                f"`import` of `{cmd}` (python -X importtime)",
+                "no Textual, Polars, plotext",
+                v["import_ms"],
+                ok=not heavy,
+                note="imports " + (", ".join(v["heavy_modules"]) or "none of them"),
+            )
+        )
+    out["rows"] = rows
     return out
