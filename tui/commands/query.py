@@ -579,7 +579,7 @@ def _table_cell(v: Any, zone: dt.tzinfo) -> str:
 def _numeric(t: Any) -> bool:
     import pyarrow.types as pt
 
-    return pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t)
+    return bool(pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t))
 
 
 def write_table(sink: _TextSink, result: _Result, zone: dt.tzinfo) -> None:
