@@ -82,11 +82,46 @@ def make_socket_dir(gid: int, group_readable: bool) -> Path:
     base = tempfile.gettempdir()
     if len(base) > SOCKET_PATH_MAX - 30:
         base = "/tmp"
-    d = Path(tempfile.mkdtemp(prefix="ecotop-", dir=base))
+    _sweep_socket_dirs(Path(base))
+    d = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=base))
     with contextlib.suppress(PermissionError):
         os.chown(d, -1, gid)
     os.chmod(d, 0o750 if group_readable else 0o700)
     return d
+
+
+SOCKET_DIR_PREFIX = "ecotop-sock-"
+
+
+def _sweep_socket_dirs(base: Path) -> None:
+    """Remove this user's socket directories that killed writers left (nobody answers there).
+
+    Only directories of this user, not links, a minute old at least; a socket that accepts a
+    connection is a live writer's.
+    """
+    import socket as so
+    import stat
+
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            if not entry.name.startswith(SOCKET_DIR_PREFIX):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            if time.time() - st.st_mtime < 60:  # a writer starting now has not bound its socket yet
+                continue
+            sock = Path(entry.path) / "s.sock"
+            live = False
+            with contextlib.suppress(OSError), so.socket(so.AF_UNIX, so.SOCK_STREAM) as probe:
+                probe.settimeout(0.2)
+                probe.connect(str(sock))
+                live = True
+            if not live:
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def create_exclusive(path: Path, data: bytes, mode: int, gid: int) -> None:

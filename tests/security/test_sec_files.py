@@ -356,3 +356,28 @@ def test_a_dashboard_on_a_relative_file_serves_readers(dbfile: Path) -> None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
     assert sorted(p.name for p in dbfile.parent.iterdir()) == ["a.duckdb", "sp"]
+
+
+def test_a_killed_writers_socket_directory_is_swept_by_the_next(dbfile: Path) -> None:
+    import signal
+    import time
+
+    proc = start_serve(dbfile)
+    d = Path(json.loads(info_path(dbfile).read_text())["socket_dir"])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert d.exists()  # kill -9 leaves it
+    old = time.time() - 120
+    os.utime(d, (old, old))
+    proc = start_serve(dbfile)
+    try:
+        assert not d.exists()
+        # a live writer's directory is never swept, however old
+        live = Path(json.loads(info_path(dbfile).read_text())["socket_dir"])
+        os.utime(live, (old, old))
+        from ecotop.store.server import _sweep_socket_dirs
+
+        _sweep_socket_dirs(live.parent)
+        assert live.exists()
+    finally:
+        stop(proc)
