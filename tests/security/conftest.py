@@ -35,6 +35,8 @@ def other_user() -> Iterator[User]:
     try:
         yield User(name, pw.pw_uid, pw.pw_gid)
     finally:
+        # its spill base (its forked commands end with os._exit, before atexit would clean)
+        shutil.rmtree(f"{tempfile.gettempdir()}/ecotop-{pw.pw_uid}", ignore_errors=True)
         subprocess.run(["userdel", name], capture_output=True)
         subprocess.run(["groupdel", name], capture_output=True)
 
