@@ -301,3 +301,67 @@ async def test_no_color_marks_the_selected_row(tiny_db: Path, monkeypatch) -> No
         t = app.screen.query_one("#table-merchants", ArrowTable)
         style = t.get_component_styles("datatable--cursor")
         assert "reverse" in str(style.text_style)
+
+
+async def test_b_cycles_the_baseline_and_the_status_bar_says_which(tiny_db: Path) -> None:
+    """#11 'Change against what?': the dashboard compares with the same time last week by default
+    (ranges up to 24h), `b` cycles previous window / yesterday / last week, the status bar says
+    which, and the tiles' changes are the query layer's for that baseline."""
+    from ecotop.queries import kpis
+    from ecotop.store import open_db
+    from ecotop.tui.widgets.format import format_change
+    from ecotop.tui.widgets.kpi import KpiTile
+    from ecotop.tui.widgets.status import StatusBar
+
+    def want(baseline: str) -> str:
+        db = open_db(tiny_db)
+        try:
+            ks = kpis(db.cursor(), "1h", baseline=baseline)
+        finally:
+            db.close()
+        m = ks.get("pay.transactions")
+        return format_change(m.definition.kind, m.change)
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        status = lambda: app.screen.query_one(StatusBar).plain  # noqa: E731
+        tile = lambda: app.screen.query_one("#kpi-pay-transactions", KpiTile)  # noqa: E731
+        assert "vs last week" in status()
+        assert tile().state.change == want("week")
+        for baseline, label in [("previous", "vs previous 1h"), ("day", "vs yesterday")]:
+            start = app.refresh_count
+            await pilot.press("b")
+            await until(pilot, lambda s=start: app.refresh_count > s)
+            assert label in status()
+            assert tile().state.change == want(baseline), baseline
+        await pilot.press("b")
+        await until(pilot, lambda: "vs last week" in status())
+        await pilot.press("t", "t", "t")  # 1h -> 24h -> 7d -> 30d: the choice stays
+        await pilot.pause(0.2)
+        assert "vs last week" in status()
+
+
+async def test_T_steps_back_and_notices_do_not_stack(tiny_db: Path) -> None:
+    """#11: `T` steps the range back; `+`/`-` pressed seven times leave one notice, not seven;
+    `r` while paused resumes and says so."""
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        assert app.range_key == "1h"
+        await pilot.press("T")
+        assert app.range_key == "15m"
+        await pilot.press("T")
+        assert app.range_key == "30d"
+        await pilot.press("t")
+        assert app.range_key == "15m"
+        for key in ("plus", "minus") * 3 + ("plus",):
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        assert len(app._notifications) == 1
+        await pilot.press("p")
+        assert app.paused
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert not app.paused
+        assert [n.message for n in app._notifications] == ["resumed: refreshing now"]

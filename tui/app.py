@@ -106,6 +106,8 @@ class EcotopApp(RefreshCycle):
     ]
 
     range_key: reactive[str] = reactive("1h", init=False)
+    #: The baseline `b` chose (previous, day, week); None: the range's default (see `baseline`).
+    baseline_choice: reactive[str | None] = reactive(None, init=False)
     paused: reactive[bool] = reactive(False, init=False)
 
     def __init__(
@@ -253,6 +255,7 @@ class EcotopApp(RefreshCycle):
             as_of=self.last_refresh_at if self.live else self.data_as_of,
             stale_since=self.stale_since(),
             range_key=self.range_key,
+            baseline=self.baseline,
             events_per_s=feed.events_per_s() if feed is not None and self.live else None,
             show_timing=self.show_timing,
             refreshed_at=self.last_refresh_at,
@@ -324,11 +327,51 @@ class EcotopApp(RefreshCycle):
         self._update_status()
         self.request_refresh()
 
+    @property
+    def baseline(self) -> str:
+        """What the changes compare with: `b`'s choice, else the same time last week for ranges up
+        to 24h (the daily curve does not read as a fall at night) and the previous window beyond."""
+        if self.baseline_choice is not None:
+            return self.baseline_choice
+        return "previous" if self.range_key in ("7d", "30d") else "week"
+
+    def watch_baseline_choice(self) -> None:
+        self._update_status()
+        self.request_refresh()
+
+    def action_cycle_baseline(self) -> None:
+        from ecotop.queries.windows import next_baseline
+        from ecotop.tui.status import baseline_label
+
+        self.baseline_choice = next_baseline(self.baseline)
+        self.say(f"changes {baseline_label(self.baseline, self.range_key)}")
+
+    def say(self, message: str, timeout: float = 2.0) -> None:
+        """One updating notice: it replaces the previous one instead of stacking (`+` pressed seven
+        times leaves one toast, not seven over the status bar)."""
+        from contextlib import suppress
+
+        from textual.notifications import Notification, Notify
+
+        old = getattr(self, "_said", None)
+        if old is not None:
+            with suppress(KeyError):  # it may have timed out already
+                self._unnotify(old, refresh=False)
+        self._said = Notification(message, "", "information", timeout)
+        self.post_message(Notify(self._said))
+
     def action_cycle_range(self) -> None:
         from ecotop.queries import next_range
 
         self.range_key = next_range(self.range_key)
-        self.notify(f"time range {self.range_key}", timeout=1.5)
+        self.say(f"time range {self.range_key}")
+
+    def action_cycle_range_back(self) -> None:
+        from ecotop.queries.windows import RANGES
+
+        keys = list(RANGES)
+        self.range_key = keys[(keys.index(self.range_key) - 1) % len(keys)]
+        self.say(f"time range {self.range_key}")
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -346,8 +389,9 @@ class EcotopApp(RefreshCycle):
         self._update_status()
 
     def action_refresh_now(self) -> None:
-        if self.paused:
+        if self.paused:  # r while paused resumes (and says so): a refresh shows the newest data
             self.paused = False
+            self.say("resumed: refreshing now")
             return
         self.request_refresh()
 
@@ -355,7 +399,7 @@ class EcotopApp(RefreshCycle):
         steps = list(REFRESH_STEPS)
         cur = min(range(len(steps)), key=lambda i: abs(steps[i] - self.refresh_s))
         self.refresh_s = steps[max(0, min(len(steps) - 1, cur + direction))]
-        self.notify(f"refresh every {self.refresh_s:g} s", timeout=1.5)
+        self.say(f"refresh every {self.refresh_s:g} s")
         self._update_status()
         if self._inflight is None and not self.paused:
             self._schedule()

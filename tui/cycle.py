@@ -24,6 +24,7 @@ class RefreshCycle(Watchdogs):
 
     # state the app sets up (EcotopApp.__init__)
     range_key: str
+    baseline: str
     live: bool
     paused: bool
     immutable: bool
@@ -71,6 +72,7 @@ class RefreshCycle(Watchdogs):
             self._alerts_due_at = mono + self.alert_every_s
         return RefreshContext(
             range_key=self.range_key,
+            baseline=self.baseline,
             live=self.live,
             now=self.clock(),
             render=render,

@@ -31,6 +31,7 @@ class Host(Protocol):
     paused: bool
     immutable: bool
     range_key: str
+    baseline: str
     refresh_s: float
     show_timing: bool
     data_as_of: datetime | None

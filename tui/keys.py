@@ -35,6 +35,7 @@ APP_KEYS: list[Key] = [
     Key("colon", ":", "console", "SQL console", show=True, short="SQL"),
     Key("a", "a", "alerts", "Alerts", show=True),
     Key("t", "t", "cycle_range", "Time range: 15m, 1h, 24h, 7d, 30d", show=True, short="Range"),
+    Key("T", "T", "cycle_range_back", "Time range back: 30d, 7d, 24h, 1h, 15m"),
     Key(
         "p",
         "p",
@@ -43,7 +44,13 @@ APP_KEYS: list[Key] = [
         show=True,
         short="Pause",
     ),
-    Key("r", "r", "refresh_now", "Refresh now", show=True, short="Refresh"),
+    Key("r", "r", "refresh_now", "Refresh now (resumes when paused)", show=True, short="Refresh"),
+    Key(
+        "b",
+        "b",
+        "cycle_baseline",
+        "Baseline of the changes: previous window, same time yesterday, same time last week",
+    ),
     Key("plus", "+", "faster", "Refresh more often"),
     Key("minus", "-", "slower", "Refresh less often"),
     Key("e", "e", "export", "Export what the screen shows"),

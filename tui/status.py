@@ -31,6 +31,7 @@ class Status:
     as_of: datetime | None = None  # live: when fetched; a file: its newest data
     stale_since: datetime | None = None
     range_key: str = "1h"
+    baseline: str = ""  # what the changes compare with: previous, day or week ("" says nothing)
     events_per_s: float | None = None
     show_timing: bool = True
     refreshed_at: datetime | None = None
@@ -47,6 +48,11 @@ class Status:
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
         return ts.astimezone(self.zone)
+
+
+def baseline_label(baseline: str, range_key: str) -> str:
+    """What the changes compare with, in words: `vs last week`, `vs yesterday`, `vs previous 1h`."""
+    return {"week": "vs last week", "day": "vs yesterday"}.get(baseline, f"vs previous {range_key}")
 
 
 def status_parts(s: Status) -> list[tuple[str, str, int]]:
@@ -70,7 +76,8 @@ def status_parts(s: Status) -> list[tuple[str, str, int]]:
     if s.stale_since is not None:
         since = s.local(s.stale_since).strftime("%H:%M")
         parts.append((f"⚠ stale since {since}", "status-bar--stale", 0))
-    parts.append((f"range {s.range_key}", "status-bar--range", 1))
+    against = f" {baseline_label(s.baseline, s.range_key)}" if s.baseline else ""
+    parts.append((f"range {s.range_key}{against}", "status-bar--range", 1))
     if s.live and s.events_per_s is not None and not s.paused:
         rate = s.events_per_s
         parts.append((f"{rate:,.1f} ev/s" if rate < 10 else f"{rate:,.0f} ev/s", "", 3))

@@ -98,6 +98,7 @@ class RefreshContext:
     live: bool
     now: datetime
     render: bool = True
+    baseline: str = "previous"  # what changes compare with: previous, day or week
     rules: tuple[Rule, ...] = ()
     as_of: datetime | None = None  # the file's newest data when known (None: the worker asks)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -66,12 +66,12 @@ class OverviewScreen(EcotopScreen):
         self.query_one(PinnedStrip).zone = self.ecotop.display_zone
 
     def cache_key(self, ctx: RefreshContext) -> Any:
-        return (ctx.range_key, self.ecotop.pins_version)
+        return (ctx.range_key, ctx.baseline, self.ecotop.pins_version)
 
     def fetch(self, cur: Cursor, ctx: RefreshContext) -> OverviewData:
         from ecotop.queries import kpis, trends
 
-        ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
+        ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now, baseline=ctx.baseline)
         last = self.last_data
         if last is None or last.kpis.window.range != ctx.range_key:
             # numbers first (the first screen, a new range), then trends and pins in this cycle

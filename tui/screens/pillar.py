@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from ecotop.queries.gateway import Cursor
 from ecotop.tui.screens.base import EcotopScreen, OpenMerchant, RefreshContext
 from ecotop.tui.widgets.charts import ArrowTable, ChartBox, heading, heatmap_lines
 from ecotop.tui.widgets.footer import KeyHints
@@ -175,15 +176,17 @@ class PillarScreen(EcotopScreen):
 
     # -- refresh ---------------------------------------------------------------------------------
 
-    def cache_key(self, ctx: RefreshContext) -> Any:
-        return (ctx.range_key,)
+    _heatmap_text: str | None = None
 
-    def fetch(self, cur: Any, ctx: RefreshContext) -> PillarPageData:
+    def cache_key(self, ctx: RefreshContext) -> Any:
+        return (ctx.range_key, ctx.baseline)
+
+    def fetch(self, cur: Cursor, ctx: RefreshContext) -> PillarPageData:
         from ecotop.queries import kpis
         from ecotop.queries.views import pillar_view
 
-        ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now)
-        zone = getattr(self.ecotop.display_zone, "key", None)
+        ks = kpis(cur, ctx.range_key, live=ctx.live, now=ctx.now, baseline=ctx.baseline)
+        zone = self.ecotop.display_zone.key
         view = pillar_view(cur, self.pillar, ks.window, zone=zone)
         return PillarPageData(ks, view)
 
@@ -211,10 +214,9 @@ class PillarScreen(EcotopScreen):
         for key, table in [*data.view.tops.items(), *data.view.breakdowns.items()]:
             if key == "heatmap":
                 text = "\n".join(heatmap_lines(table.to_pylist()))
-                box = self.query_one("#heatmap", Static)
-                if getattr(box, "_last", None) != text:
-                    box._last = text  # type: ignore[attr-defined]
-                    box.update(text)
+                if self._heatmap_text != text:  # unchanged text: nothing sent to the terminal
+                    self._heatmap_text = text
+                    self.query_one("#heatmap", Static).update(text)
                 continue
             for t in self.query(f"#table-{key}").results(ArrowTable):
                 t.show(table, zone)
