@@ -34,6 +34,7 @@ from ecotop.tui.commands.kpis import (
     format_change,
     format_value,
 )
+from ecotop.tui.widgets.format import format_count, funnel_words, went_on
 
 DASH = "—"
 
@@ -88,13 +89,20 @@ def render_text(d: dict[str, Any]) -> str:
         f"{m['name']} (#{m['merchant_id']}, {m['industry']}, {m['city']})",
         f"range {d['range']}, window ending {d['as_of'].isoformat()}",
         "",
-        "closed loop",
+        "closed loop (went on: the share of the step above's customers who did it after)",
     ]
     top = max((s["customers"] for s in d["funnel"]), default=0)
-    rows = [("step", "customers", "conversion", "")]
+    rows = [("customers who, in the range", "customers", "went on", "")]
     for s in d["funnel"]:
-        conv = "" if s["position"] == 1 else format_value("rate", s["conversion"])
-        rows.append((s["label"], f"{s['customers']:,}", conv, _bar(s["customers"], top)))
+        conv = "" if s["position"] == 1 else went_on(s.get("base"), s["conversion"])
+        rows.append(
+            (
+                funnel_words(s["step"], s["label"]),
+                format_count(s["customers"], compact=False),
+                conv,
+                _bar(s["customers"], top),
+            )
+        )
     out += ["  " + line for line in _columns(rows, (False, True, True, False))]
     out += ["", "measures"]
     rows = [("measure", "value", "previous", "change")]
