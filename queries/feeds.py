@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ecotop.queries.gateway import LocalGateway
+from ecotop.store.background import BackgroundFeed
+
+__all__ = ["BackgroundFeed", "append_events", "spool_feed"]
 
 
 def append_events(gateway: LocalGateway, batch: dict[str, Any]) -> None:

@@ -9,12 +9,11 @@ which updates the rollups in the same transaction.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
+
+from ecotop.queries.feeds import BackgroundFeed
 
 
 class Feed(Protocol):
@@ -23,6 +22,7 @@ class Feed(Protocol):
     total: int
     interval_s: float
     last_append_at: datetime | None
+    last_event_until: datetime | None
     error: BaseException | None
 
     def start(self) -> None: ...
@@ -39,14 +39,16 @@ def batch_rows(batch: dict[str, Any]) -> int:
     return sum(t.num_rows for t in batch.values() if t is not None)
 
 
-class LiveFeed:
+class LiveFeed(BackgroundFeed):
     """Appends simulated events every `interval_s` seconds on its own thread.
 
     `db` is the writable `LocalGateway`. `stream` has `.events(start, end) -> {table: pyarrow.Table}`;
-    `append(db, batch)` writes a batch
-    and its rollups in one transaction. Counters (`total`, `events_per_s()`, `last_append_at`,
-    `error`) are read by the UI thread; they are plain attributes updated atomically.
+    `append(db, batch)` writes a batch and its rollups in one transaction. The thread, the counters
+    (`total`, `events_per_s()`, `last_append_at`, `error`) and stopping are the background feed's
+    (`queries.feeds.BackgroundFeed`, shared with the spool feed).
     """
+
+    thread_name = "ecotop-live"
 
     def __init__(
         self,
@@ -58,46 +60,21 @@ class LiveFeed:
         append: Callable[[Any, dict[str, Any]], Any] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        super().__init__(interval_s=interval_s, clock=clock, on_error=on_error)
         self.db = db
         self.stream = stream
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.interval_s = interval_s
         self._append = append
-        self.on_error = on_error
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._recent: deque[tuple[float, int]] = deque(maxlen=120)
-        self.total = 0
-        self.batches = 0
-        self.last_append_at: datetime | None = None  # clock time of the newest appended batch
-        self.last_event_until: datetime | None = None
-        self.error: BaseException | None = None
         #: Where the next batch starts (set by start(); tests set it to drive step() by hand).
         self.since: datetime | None = None
 
-    # -- control ---------------------------------------------------------------------------------
-
     def start(self) -> None:
-        if self._thread is not None:
-            return
         if self.since is None:
             self.since = self.clock()
-        self._thread = threading.Thread(target=self._run, name="ecotop-live", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to stop and wait for it (the current batch finishes first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    # -- work ------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        if not self._stop.wait(self.interval_s):
+            self.step()
 
     def step(self, end: datetime | None = None) -> int:
         """Append the events of [last end, end) now; returns how many rows were appended.
@@ -119,31 +96,5 @@ class LiveFeed:
                 append = append_events
             append(self.db, batch)
         self.since = end
-        with self._lock:
-            self.total += n
-            self.batches += 1
-            self._recent.append((time.monotonic(), n))
-            if n:
-                self.last_append_at = end
-            self.last_event_until = end
+        self.record(n, end)
         return n
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.step()
-            except Exception as exc:  # reported in the status bar; the feed stops
-                self.error = exc
-                if self.on_error is not None:
-                    self.on_error(exc)
-                return
-
-    def events_per_s(self, window_s: float = 10.0) -> float:
-        """Rows appended per second over the last `window_s` seconds of wall time."""
-        now = time.monotonic()
-        with self._lock:
-            recent = [(t, n) for t, n in self._recent if now - t <= window_s]
-        if not recent:
-            return 0.0
-        span = max(now - recent[0][0], self.interval_s)
-        return sum(n for _, n in recent) / span
