@@ -365,3 +365,37 @@ async def test_T_steps_back_and_notices_do_not_stack(tiny_db: Path) -> None:
         await pilot.pause(0.2)
         assert not app.paused
         assert [n.message for n in app._notifications] == ["resumed: refreshing now"]
+
+
+async def test_palette_finds_pillars_and_merchants_by_name(tiny_db: Path) -> None:
+    """#11: typing `wecom` in the palette found nothing and entries said `action: pillar(1)`; now
+    the pillars are found by name and a merchant by part of its name opens it."""
+    from ecotop.tui.screens.merchant import MerchantScreen
+    from ecotop.tui.screens.merchants import MerchantsScreen
+    from ecotop.tui.screens.pillar import PillarScreen
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"wecom")
+        await pilot.pause(0.5)
+        text = "\n".join(screen_lines(app))
+        assert "WeCom" in text and "action:" not in text
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PillarScreen))
+        assert app.screen.pillar == "wecom"
+        await pilot.press("escape")
+        await pilot.press("m")  # the list caches the names the palette searches
+        await until(
+            pilot, lambda: isinstance(app.screen, MerchantsScreen) and app.screen.view is not None
+        )
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"tea hou")
+        await pilot.pause(0.5)
+        assert "Merchant: Tea House" in "\n".join(screen_lines(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MerchantScreen))

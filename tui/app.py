@@ -52,26 +52,76 @@ def utc_now() -> datetime:
 
 
 class EcotopCommands(Provider):
-    """The command palette (ctrl+p): every action of the app, by name, with its key."""
+    """The command palette (ctrl+p): every action by name with its key, the pillars by name
+    (`wecom` finds "6 WeCom"), and merchants by name (from the list's cached names, else a hit that
+    opens the list filtered by what was typed)."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        from ecotop.queries.measures import PILLARS
+
         app = self.app
+        names = list(PILLARS.values())
         out = []
         for k in APP_KEYS:
-            title = f"{k.description} · key {k.display}"
-            out.append((title, k.action, partial(app.run_action, k.action)))
+            if k.action.startswith("pillar("):
+                n = int(k.display)
+                title = f"Pillar {n}: {names[n - 1]} · key {n}"
+                out.append(
+                    (
+                        title,
+                        "open its measures, charts and tables",
+                        partial(app.run_action, k.action),
+                    )
+                )
+                continue
+            out.append(
+                (f"{k.description} · key {k.display}", "", partial(app.run_action, k.action))
+            )
+        return out
+
+    def _merchants(self, query: str, limit: int = 8) -> list[tuple[str, str, Callable[[], Any]]]:
+        """Merchants whose name, industry or city contains `query`, from names already in memory
+        (the merchant list caches them); no data is read here, on the UI thread."""
+        from ecotop.tui.screens import merchants as m
+
+        text = query.strip()
+        out: list[tuple[str, str, Callable[[], Any]]] = []
+        if len(text) < 2:
+            return out
+        app = self.app
+        cached = next(iter(m._DIMS.values()), None)
+        if cached is not None:
+            import pyarrow.compute as pc
+
+            dims = cached[1]
+            hits = dims.filter(pc.match_substring(dims["_key"], pattern=text.lower()))
+            for row in hits.slice(0, limit).to_pylist():
+                mid = int(row["merchant_id"])
+                title = f"Merchant: {row['name']} ({row['city']}, #{mid})"
+                out.append(
+                    (title, "open its closed loop", partial(app.post_message, OpenMerchant(mid)))
+                )
+        out.append(
+            (
+                f"Merchants matching “{text}”",
+                "open the merchant list filtered",
+                partial(app.open_merchants, text),  # type: ignore[attr-defined]
+            )
+        )
         return out
 
     async def discover(self) -> Hits:
-        for title, action, cb in self._commands():
-            yield DiscoveryHit(title, cb, help=f"action: {action}")
+        for title, help_text, cb in self._commands():
+            yield DiscoveryHit(title, cb, help=help_text or None)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, action, cb in self._commands():
+        for title, help_text, cb in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), cb, help=f"action: {action}")
+                yield Hit(score, matcher.highlight(title), cb, help=help_text or None)
+        for title, help_text, cb in self._merchants(query):
+            yield Hit(0.5, title, cb, help=help_text)
 
 
 class TooSmallScreen(Screen):
@@ -439,6 +489,16 @@ class EcotopApp(RefreshCycle):
 
         if type(self.screen) is not MerchantsScreen:
             self.push_screen(MerchantsScreen())
+
+    def open_merchants(self, text: str = "") -> None:
+        """The merchant list, filtered by `text` (the palette's "Merchants matching ...")."""
+        from ecotop.tui.screens.merchants import MerchantsScreen
+
+        screen = self.screen if type(self.screen) is MerchantsScreen else MerchantsScreen()
+        if screen is not self.screen:
+            self.push_screen(screen)
+        if text:
+            self.call_after_refresh(screen.set_filter, text)
 
     def action_console(self) -> None:
         from ecotop.tui.screens.console import ConsoleScreen  # loaded on first use

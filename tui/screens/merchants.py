@@ -336,6 +336,11 @@ class MerchantsScreen(EcotopScreen):
         box = self.query_one("#merchants-filter", Input)
         box.focus()
 
+    def set_filter(self, text: str) -> None:
+        """Filter the list by `text` as if typed after `/` (the palette's merchant search)."""
+        self.action_filter()
+        self.query_one("#merchants-filter", Input).value = text
+
     @on(Input.Changed, "#merchants-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
