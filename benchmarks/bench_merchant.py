@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any
 
-from benchmarks.common import Context, stats
+from benchmarks.common import Context, row, stats
 
 RANGES = ("1h", "24h", "7d", "30d")
 
@@ -116,11 +116,63 @@ def run(ctx: Context) -> dict[str, Any]:
             )
         filt["'%_'' (literal)"] = timeit(lambda: M.filter_merchants(table, "%_'"), repeat=repeat)
         out["filter_in_memory"] = filt
+        # Anchors: the same 30d numbers from raw payments in plain SQL.
+        w30 = window("30d", as_of)
+        biggest = _merchants(cur, w30)["largest"]
+        out["raw_anchor_merchant_30d"] = timeit(
+            lambda: cur.execute(
+                "SELECT count(*), sum(amount), count(DISTINCT user_id) FROM transactions "
+                "WHERE merchant_id = $m AND status <> 'failed' AND ts >= $s AND ts < $e",
+                {"m": biggest, "s": w30.start, "e": w30.end},
+            ).fetchall(),
+            repeat=3,
+            warmup=1,
+        )
+        out["raw_anchor_list_30d"] = timeit(
+            lambda: cur.execute(
+                "SELECT merchant_id, count(*), sum(amount) FROM transactions "
+                "WHERE status <> 'failed' AND ts >= $s AND ts < $e GROUP BY ALL",
+                {"s": w30.start, "e": w30.end},
+            ).fetchall(),
+            repeat=3,
+            warmup=1,
+        )
     finally:
         db.close()
     out["app"] = asyncio.run(_app(path, text, ctx.quick))
     out["load_avg_1m_end"] = _load()
+    out["rows"] = _rows(out)
     return out
+
+
+def _rows(out: dict[str, Any]) -> list[dict[str, Any]]:
+    area = "Merchants"
+    rows = []
+    a_one = out["raw_anchor_merchant_30d"]["p95_ms"]
+    a_all = out["raw_anchor_list_30d"]["p95_ms"]
+    largest = next((v for k, v in out["detail"].items() if k.startswith("30d largest")), None)
+    if largest:
+        rows.append(
+            row(area, "merchant view, largest merchant, 30d", "<= 100 ms", largest["p95_ms"],
+                anchor=a_one, anchor_what="raw SQL, its 30d payments", cpu=largest["cpu_median_ms"],
+                ok=largest["p95_ms"] <= 100)
+        )  # fmt: skip
+    for key, target, limit in (("30d cold (names too)", "<= 150 ms", 150),
+                               ("30d loyalty", "<= 150 ms", 150)):  # fmt: skip
+        r = out["list"].get(key)
+        if r:
+            rows.append(
+                row(area, f"merchant list {key}", target, r["p95_ms"], anchor=a_all,
+                    anchor_what="raw SQL, 30d payments by merchant", cpu=r["cpu_median_ms"],
+                    ok=r["p95_ms"] <= limit)
+            )  # fmt: skip
+    app = out.get("app") or {}
+    if "m_cold_ms" in app:
+        rows.append(
+            row(area, "`m` to rows on screen, cold", "<= 300 ms", app["m_cold_ms"],
+                ok=app["m_cold_ms"] <= 300)
+        )  # fmt: skip
+    return rows
 
 
 def _load() -> float | None:

@@ -12,20 +12,11 @@
 --   lives_started    live sessions started
 --   live_gmv         payments with entry channels_live, CNY
 --   completion_rate  completed / views
-WITH src AS (
-    SELECT minute AS t, measure, dim, value FROM rollup_minute
-    WHERE minute >= $s AND minute < $e AND (measure LIKE 'ch.%' OR (measure = 'pay.gmv' AND dim = 'channels_live'))
-      AND ($e - $s <= INTERVAL 24 HOUR
-           OR minute < date_trunc('hour', $s + INTERVAL 59 MINUTE) OR minute >= date_trunc('hour', $e))
+WITH b AS (
+    -- the shared preamble: rollup_buckets (store/migrations/003_bounded_state.sql)
+    SELECT * FROM rollup_buckets($s, $e, $n, 'ch.%')
     UNION ALL
-    SELECT hour, measure, dim, value FROM rollup_hour
-    WHERE $e - $s > INTERVAL 24 HOUR AND (measure LIKE 'ch.%' OR (measure = 'pay.gmv' AND dim = 'channels_live'))
-      AND hour >= date_trunc('hour', $s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', $e)
-),
-b AS (
-    SELECT least($n - 1, greatest(0, floor((epoch(t) - epoch($s)) * $n / (epoch($e) - epoch($s)))))::BIGINT AS i,
-           measure, dim, value
-    FROM src
+    SELECT * FROM rollup_buckets($s, $e, $n, 'pay.gmv') WHERE dim = 'channels_live'
 ),
 g AS (
     SELECT g.i,

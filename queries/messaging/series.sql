@@ -12,20 +12,9 @@
 --   video_call_minutes  minutes of video calls
 --   moments_views       Moments views
 --   moments_posts       Moments posts
-WITH src AS (
-    SELECT minute AS t, measure, dim, value FROM rollup_minute
-    WHERE minute >= $s AND minute < $e AND (measure LIKE 'msg.%')
-      AND ($e - $s <= INTERVAL 24 HOUR
-           OR minute < date_trunc('hour', $s + INTERVAL 59 MINUTE) OR minute >= date_trunc('hour', $e))
-    UNION ALL
-    SELECT hour, measure, dim, value FROM rollup_hour
-    WHERE $e - $s > INTERVAL 24 HOUR AND (measure LIKE 'msg.%')
-      AND hour >= date_trunc('hour', $s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', $e)
-),
-b AS (
-    SELECT least($n - 1, greatest(0, floor((epoch(t) - epoch($s)) * $n / (epoch($e) - epoch($s)))))::BIGINT AS i,
-           measure, dim, value
-    FROM src
+WITH b AS (
+    -- the shared preamble: rollup_buckets (store/migrations/003_bounded_state.sql)
+    SELECT * FROM rollup_buckets($s, $e, $n, 'msg.%')
 ),
 g AS (
     SELECT g.i,

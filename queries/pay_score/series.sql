@@ -10,20 +10,10 @@
 --   completed           orders completed
 --   paid_d0             of those, paid within 1 day
 --   collection_rate_d0  paid_d0 / completed
-WITH src AS (
-    SELECT minute AS t, measure, dim, value FROM rollup_minute
-    WHERE minute >= $s AND minute < $e AND (measure IN ('ps.orders', 'ps.deposit_waived', 'ps.completed', 'ps.paid_d0'))
-      AND ($e - $s <= INTERVAL 24 HOUR
-           OR minute < date_trunc('hour', $s + INTERVAL 59 MINUTE) OR minute >= date_trunc('hour', $e))
-    UNION ALL
-    SELECT hour, measure, dim, value FROM rollup_hour
-    WHERE $e - $s > INTERVAL 24 HOUR AND (measure IN ('ps.orders', 'ps.deposit_waived', 'ps.completed', 'ps.paid_d0'))
-      AND hour >= date_trunc('hour', $s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', $e)
-),
-b AS (
-    SELECT least($n - 1, greatest(0, floor((epoch(t) - epoch($s)) * $n / (epoch($e) - epoch($s)))))::BIGINT AS i,
-           measure, dim, value
-    FROM src
+WITH b AS (
+    -- the shared preamble: rollup_buckets (store/migrations/003_bounded_state.sql)
+    SELECT * FROM rollup_buckets($s, $e, $n, 'ps.%')
+    WHERE measure IN ('ps.orders', 'ps.deposit_waived', 'ps.completed', 'ps.paid_d0')
 ),
 g AS (
     SELECT g.i,

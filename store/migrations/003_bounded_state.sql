@@ -221,11 +221,16 @@ CREATE MACRO rollup_buckets(s, e, n, pattern) AS TABLE
            measure, dim, value
     FROM (
         SELECT minute AS t, measure, dim, value FROM rollup_minute
-        WHERE minute >= s AND minute < e AND measure LIKE pattern
-          AND (e - s <= INTERVAL 24 HOUR
-               OR minute < date_trunc('hour', s + INTERVAL 59 MINUTE) OR minute >= date_trunc('hour', e))
+        WHERE minute >= s AND measure LIKE pattern
+          AND minute < CASE WHEN e - s <= INTERVAL 24 HOUR THEN e::TIMESTAMPTZ
+                            ELSE least(e::TIMESTAMPTZ, first_hour(s)) END
+        UNION ALL
+        SELECT minute, measure, dim, value FROM rollup_minute
+        WHERE e - s > INTERVAL 24 HOUR AND measure LIKE pattern
+          AND minute >= greatest(s::TIMESTAMPTZ, end_hour(e), least(first_hour(s), e::TIMESTAMPTZ))
+          AND minute < e
         UNION ALL
         SELECT hour, measure, dim, value FROM rollup_hour
         WHERE e - s > INTERVAL 24 HOUR AND measure LIKE pattern
-          AND hour >= date_trunc('hour', s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', e)
+          AND hour >= first_hour(s) AND hour < end_hour(e)
     );
