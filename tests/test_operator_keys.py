@@ -399,3 +399,37 @@ async def test_palette_finds_pillars_and_merchants_by_name(tiny_db: Path) -> Non
         assert "Merchant: Tea House" in "\n".join(screen_lines(app))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, MerchantScreen))
+
+
+async def test_q_asks_once_while_a_spool_feeds_the_file(tmp_path: Path) -> None:
+    """#11: `q` while `--spool` ingests asks (y/n), since quitting stops the feed; n goes back,
+    q again (or y) quits. A file without a feed quits at once."""
+    from spool_events import make_db
+
+    from ecotop.tui.screens.confirm import Confirm
+
+    db = tmp_path / "t.duckdb"
+    make_db(db)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    app = make_app(db, spool=spool, rules=(), refresh_s=30, serve=False)
+    quit_ok = False
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.refresh_count >= 1)
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, Confirm)
+            assert app.feed.running
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, Confirm) and app.feed.running
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            await pilot.press("q")  # q again: yes
+            await pilot.pause(0.5)
+            quit_ok = not app.feed.running
+    finally:
+        app.shutdown()
+        app.db.close()
+    assert quit_ok

@@ -353,6 +353,23 @@ class EcotopApp(RefreshCycle):
             self.pop_screen()
 
     async def action_quit(self) -> None:
+        """Quit; while a spool feed ingests (`--spool`), ask once first: quitting stops the feed.
+        The simulated demo and `--live` quit at once (nothing is lost)."""
+        from ecotop.tui.screens.confirm import Confirm
+
+        if isinstance(self.screen, Confirm):
+            return
+        feed = self.feed
+        if feed is not None and getattr(feed, "spool", None) is not None:
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.shutdown()
+                    self.exit()
+
+            question = "Quit? Spool ingestion stops (the file in hand finishes first)."
+            self.push_screen(Confirm(question, again="q"), answered)
+            return
         self.shutdown()
         self.exit()
 
