@@ -203,7 +203,9 @@ async def test_enter_opens_the_merchant_and_esc_comes_back_with_filter_and_posit
         assert app.screen is screen
         assert screen.filter_text == "tea" and sorted(shown_ids(screen)) == [1, 7]
         assert table.cursor_row == row and table.merchant_at_cursor() == chosen
-        await pilot.press("escape")  # and back to where `m` was pressed
+        await pilot.press("escape")  # esc clears the filter first (#11: one step back) ...
+        await wait_for(pilot, lambda: screen.filter_text == "")
+        await pilot.press("escape")  # ... then goes back to where `m` was pressed
         await wait_for(pilot, lambda: not isinstance(app.screen, MerchantsScreen))
 
 

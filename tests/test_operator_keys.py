@@ -433,3 +433,29 @@ async def test_q_asks_once_while_a_spool_feeds_the_file(tmp_path: Path) -> None:
         app.shutdown()
         app.db.close()
     assert quit_ok
+
+
+async def test_esc_clears_the_filter_before_it_leaves(tiny_db: Path) -> None:
+    """#11: esc undoes one step: in a filtered list it clears the filter first, then leaves."""
+    from ecotop.tui.screens.merchants import MerchantsScreen
+    from ecotop.tui.screens.overview import OverviewScreen
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        await pilot.press("m")
+        await until(
+            pilot, lambda: isinstance(app.screen, MerchantsScreen) and app.screen.view is not None
+        )
+        screen = app.screen
+        everyone = screen.view.num_rows
+        await pilot.press("slash", *"zzz", "enter")
+        await pilot.pause(0.2)
+        assert screen.filter_text == "zzz" and screen.view.num_rows < everyone
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.screen is screen and screen.filter_text == ""
+        assert screen.view.num_rows == everyone
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, OverviewScreen)

@@ -358,9 +358,17 @@ class MerchantsScreen(EcotopScreen):
         self.query_one(MerchantTable).focus()
 
     def action_back(self) -> None:
+        """esc undoes one step (k9s, lazygit): leaves the filter box, then clears the filter, then
+        leaves the list."""
         box = self.query_one("#merchants-filter", Input)
         if box.has_focus:
             self._leave_filter()
+            return
+        if self.filter_text:
+            box.value = ""  # Input.Changed refilters
+            self.filter_text = ""
+            self._refilter()
+            self.remove_class("-filtering")
             return
         super().action_back()
 
