@@ -525,8 +525,9 @@ def test_feed_and_readers_share_the_file(db_path: Path, spool_dir: Path) -> None
 
 
 def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Feeding ecotop: the spool directory", 1)[1].split("\n## ", 1)[0]
+    # the spool format reference moved from the README to docs/spool.md (#11)
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "spool.md").read_text()
+    section = readme.split("# Feeding ecotop: the spool directory", 1)[1].split("\n## ", 1)[0]
     rows = {
         ln.split("|")[1].strip().strip("`"): ln
         for ln in section.splitlines()
@@ -545,4 +546,53 @@ def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Pa
     cur = db.cursor()
     typed = stage(parse(cur, block.encode(), "ndjson", None), cur)  # types and rules all pass
     assert {k: t.num_rows for k, t in typed.items()} == dict.fromkeys(KINDS, 1)
+    db.close()
+
+
+# -- small files that queue up are loaded together ------------------------------------------------
+
+
+def test_queued_small_files_load_together_each_logged_and_a_bad_one_rejected_alone(
+    db_path: Path, spool_dir: Path
+) -> None:
+    """Eight small files waiting at once: one transaction for the good ones (fewer commits), yet
+    each file has its own ingest_log row and checksum, lands once, and the bad one is rejected
+    on its own with its own reason, while the rollups equal a rebuild."""
+    good = batches(8, 300, seed=5)
+    names = []
+    for i, ev in enumerate(good):
+        names.append(write_file(spool_dir, ev, "ndjson", name=f"small-{i:02d}.ndjson").name)
+        time.sleep(0.01)  # distinct modification times: oldest first
+    bad = spool_dir / "small-99-bad.ndjson"
+    bad.write_text('{"kind": "refund", "tx_id": 424242, "ts": "2026-11-20T12:10:00+08:00"}\n')
+    db = open_db(db_path, write=True)
+    before = counts(db.con)
+    spool = Spool(db, spool_dir)
+    commits = []
+    real_write = spool.loader._write
+
+    def counting_write(res, staged, crash):  # observe the committed transactions, change nothing
+        real_write(res, staged, crash)
+        commits.append(len(res) if isinstance(res, list) else 1)
+
+    spool.loader._write = counting_write  # type: ignore[method-assign]
+    results = spool.run_once()
+    spool.close()
+    by_name = {r.name: r for r in results}
+    assert [by_name[n].outcome for n in names] == ["ingested"] * 8
+    assert by_name[bad.name].outcome == "rejected"
+    assert (spool_dir / "rejected" / f"{bad.name}.reason").read_text().count("424242") == 1
+    assert sum(commits) == 8 and len(commits) < 8  # grouped, each file counted once
+    logged = db.con.execute(
+        "SELECT name, count(*) FROM ingest_log WHERE outcome = 'ingested' GROUP BY ALL"
+    ).fetchall()
+    assert sorted(logged) == sorted((n, 1) for n in names)
+    after = counts(db.con)
+    exp = dict.fromkeys(RAW_TABLES, 0)
+    for ev in good:
+        for kind, t in ev.items():
+            if not KINDS[kind].update:
+                exp[KINDS[kind].table] += t.num_rows
+    assert {t: after[t] - before[t] for t in RAW_TABLES} == exp
+    assert_rollups_match_rebuild(db.con)
     db.close()
