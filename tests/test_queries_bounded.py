@@ -203,3 +203,41 @@ def test_as_of_is_never_later_than_the_wall_clock(base: Path, tmp_path: Path) ->
         assert ks.as_of <= queries.windows.live_as_of(datetime.now(UTC))
         latest = queries.latest_event(cur)
         assert latest is not None and latest <= datetime.now(UTC)
+
+
+def test_a_version_2_file_is_refused_read_only_and_migrates_to_the_same_answers(
+    base: Path, tmp_path: Path
+) -> None:
+    """An older file: a read-only open names `ecotop migrate`; after it, the bounded answers equal
+    the raw rows (the new state is built from them), and the backup keeps the old file."""
+    from ecotop.store import create_db
+    from ecotop.store.errors import SchemaTooOld
+
+    with store.open_db(base) as src:
+        cur = src.cursor()
+        names = cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name NOT LIKE 'rollup_%' AND table_name NOT IN ('ecotop_meta', 'ingest_log')"
+        ).fetchall()
+        tables = {t: cur.sql(f'SELECT * FROM "{t}"').to_arrow_table() for (t,) in names}
+        meta = cur.execute("SELECT * FROM ecotop_meta WHERE key <> 'schema_version'").fetchall()
+    old = tmp_path / "v2.duckdb"
+    db = create_db(old, version=2)
+    con = db.con
+    for table, arrow in tables.items():
+        con.register("_src", arrow)
+        con.execute(f'INSERT INTO "{table}" SELECT * FROM _src')
+        con.unregister("_src")
+    con.executemany("INSERT OR REPLACE INTO ecotop_meta VALUES (?, ?)", meta)
+    rollups.rebuild(con)  # version 2's rollups, as a version-2 build made them
+    db.close()
+    with pytest.raises(SchemaTooOld, match="ecotop migrate"):
+        store.open_db(old)
+    before, after, backup = store.migrate(old)
+    assert (before, after) == (2, 3) and backup is not None and backup.exists()
+    with store.open_db(old) as db:
+        cur = db.cursor()
+        raw = load_raw(cur)
+        for range_key in ("15m", "24h", "30d"):
+            check_kpis(cur, raw, range_key, "week")
+            check_tops(cur, range_key)
