@@ -108,8 +108,9 @@ def pillar_view(
 ) -> PillarData:
     """Series, breakdowns and (unless `tops=False`) top-N tables of `pillar` over `window`.
 
-    `zone` is the display zone of the messaging heatmap (default Asia/Shanghai). Top-N tables read
-    raw tables; pass `tops=False` to refresh only the rollup-backed parts.
+    `zone` is the display zone of the messaging heatmap (default Asia/Shanghai). Every part reads
+    bounded state: the top-N tables read the per-entity rollups (entity_window) and raw rows only for
+    the partial hours at the window's edges; `tops=False` leaves them out.
     """
     if pillar not in PILLAR_VIEWS:
         raise KeyError(f"no pillar {pillar!r}; known: {', '.join(PILLAR_VIEWS)}")
