@@ -146,3 +146,25 @@ def test_every_rate_column_of_every_pillar_reads_as_a_percentage() -> None:
         else:
             assert cell == "20.00%", (query, column, cell)
     assert checked >= 25
+
+
+def test_a_rate_sparkline_moves_on_its_own_range() -> None:
+    """#11: success rate between 99.3% and 99.6% drew a solid bar (measured from zero)."""
+    rates = [0.9931, 0.9951, 0.9942, 0.9960, 0.9935]
+    assert spark_text(rates, 5) == "█████"  # counts' rule: from zero
+    line = spark_text(rates, 5, from_zero=False)
+    assert len(set(line)) >= 4 and line[3] == "█" and " " not in line
+
+
+def test_long_ranges_take_one_sparkline_point_per_day() -> None:
+    """#11: 7d sparklines sampled every 5.6 h beat against the daily cycle; one point a day."""
+    from datetime import UTC, datetime
+
+    from ecotop.queries.views import buckets_for
+    from ecotop.queries.windows import window
+    from ecotop.tui.screens.overview import trend_points
+
+    end = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    assert buckets_for(window("7d", end), trend_points("7d")) == 7
+    assert buckets_for(window("30d", end), trend_points("30d")) == 30
+    assert buckets_for(window("24h", end), trend_points("24h")) == 24

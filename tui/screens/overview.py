@@ -23,6 +23,14 @@ from ecotop.tui.widgets.status import StatusBar
 
 #: Points of each trend line (the sparklines resample to their width).
 TREND_POINTS = 48
+#: Ranges whose sparklines take one point per hour or per day: a stride of 30 or 48 points over 7d
+#: aliases the daily cycle (a beat pattern), one point a day does not (#11).
+TREND_POINTS_BY_RANGE = {"24h": 24, "7d": 7, "30d": 30}
+
+
+def trend_points(range_key: str) -> int:
+    """How many points the overview's sparklines take for `range_key`."""
+    return TREND_POINTS_BY_RANGE.get(range_key, TREND_POINTS)
 
 
 @dataclass
@@ -78,7 +86,7 @@ class OverviewScreen(EcotopScreen):
             self.publish(OverviewData(ks, None, None))
         lines: dict[str, list[float | None]] | None
         try:
-            lines = trends(cur, ks.window, TREND_POINTS)
+            lines = trends(cur, ks.window, trend_points(ctx.range_key))
         except Exception as exc:  # trends are extra: a failure leaves the numbers on screen
             self.log.warning(f"trends failed: {exc!r}")
             lines = None

@@ -26,6 +26,7 @@ class TileState:
     good: str | None = "up"
     alert: str | None = None  # "WARNING", "CRITICAL" or None
     trend: tuple[float | None, ...] = ()
+    trend_from_zero: bool = True  # counts and money; rates and ratios on their own range
 
 
 def tile_state(measure: Any, alert: str | None = None, trend: Sequence[Any] = ()) -> TileState:
@@ -39,6 +40,7 @@ def tile_state(measure: Any, alert: str | None = None, trend: Sequence[Any] = ()
         good=d.good,
         alert=alert,
         trend=tuple(None if v is None else float(v) for v in trend),
+        trend_from_zero=d.kind not in ("rate", "ratio"),
     )
 
 
@@ -125,5 +127,6 @@ class KpiTile(Widget):
         if change_w:
             parts += [" ", (s.change.rjust(change_w), change_style)]
         if trend_w:
-            parts += ["  ", (spark_text(s.trend, trend_w), st["trend"])]
+            trend = spark_text(s.trend, trend_w, from_zero=s.trend_from_zero)
+            parts += ["  ", (trend, st["trend"])]
         return Content.assemble(*parts)

@@ -86,7 +86,9 @@ class PillarPanel(Vertical):
         lead = tuple(lead_trend)
         if self.chart and lead != self._lead_trend:
             self._lead_trend = lead
-            self.query_one(Spark).set_values(lead)
+            spark = self.query_one(Spark)
+            spark.from_zero = not self.measures or self.measures[0].kind not in ("rate", "ratio")
+            spark.set_values(lead)
             self._update_subtitle()
 
     def _update_subtitle(self) -> None:
@@ -94,8 +96,13 @@ class PillarPanel(Vertical):
         if chart.display and self._lead_trend and self.measures:
             self.border_subtitle = f"chart: {self.measures[0].label}"
         elif not chart.display and self._lead_trend:
-            w = max(0, min(24, self.size.width - len(self.border_title or "") - 6))
-            self.border_subtitle = spark_text(self._lead_trend, w) if w >= 6 else ""
+            # the sparkline says what it shows (#11): the lead measure's label before it
+            lead = self.measures[0] if self.measures else None
+            label = f"{lead.label} " if lead is not None else ""
+            w = max(0, min(24, self.size.width - len(self.border_title or "") - len(label) - 6))
+            zero = getattr(lead, "kind", "count") not in ("rate", "ratio")
+            line = spark_text(self._lead_trend, w, from_zero=zero) if w >= 6 else ""
+            self.border_subtitle = f"{label}{line}" if line else ""
         else:
             self.border_subtitle = ""
 

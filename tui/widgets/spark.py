@@ -34,14 +34,21 @@ def resample(values: Sequence[float | None], width: int) -> list[float | None]:
     return out
 
 
-def spark_rows(values: Sequence[float | None], width: int, height: int = 1) -> list[str]:
-    """Rows (top first) of a block sparkline of `values` fitted to width x height."""
+def spark_rows(
+    values: Sequence[float | None], width: int, height: int = 1, *, from_zero: bool = True
+) -> list[str]:
+    """Rows (top first) of a block sparkline of `values` fitted to width x height. Counts and money
+    are drawn from zero (`from_zero`); a rate on its own range, so a success rate between 99.3% and
+    99.6% moves instead of being a solid bar."""
     vals = resample(values, width)
     present = [float(v) for v in vals if v is not None]
     if not present or width <= 0 or height <= 0:
         return [" " * max(width, 0)] * max(height, 0)
     lo, hi = min(present), max(present)
-    lo = min(lo, 0.0) if lo >= 0 else lo  # counts and money start at zero
+    if from_zero:
+        lo = min(lo, 0.0) if lo >= 0 else lo
+    elif hi > lo:
+        lo -= (hi - lo) / 8  # the lowest point keeps a sliver: a gap would read as no data
     span = hi - lo
     levels = height * 8
     cols: list[int | None] = []
@@ -66,8 +73,9 @@ def spark_rows(values: Sequence[float | None], width: int, height: int = 1) -> l
     return rows
 
 
-def spark_text(values: Sequence[float | None], width: int) -> str:
-    return spark_rows(values, width, 1)[0] if width > 0 else ""
+def spark_text(values: Sequence[float | None], width: int, *, from_zero: bool = True) -> str:
+    """A one-line sparkline (see `spark_rows`)."""
+    return spark_rows(values, width, 1, from_zero=from_zero)[0] if width > 0 else ""
 
 
 class Spark(Widget):
@@ -78,6 +86,7 @@ class Spark(Widget):
     """
 
     values: reactive[tuple[float | None, ...]] = reactive(())
+    from_zero: bool = True  # False for rates: drawn on their own range
 
     def set_values(self, values: Sequence[float | None]) -> None:
         new = tuple(_num(v) for v in values)
@@ -86,7 +95,8 @@ class Spark(Widget):
 
     def render(self) -> Text:
         w, h = self.size.width, self.size.height
-        return Text("\n".join(spark_rows(self.values, w, h)), no_wrap=True, overflow="crop")
+        rows = spark_rows(self.values, w, h, from_zero=self.from_zero)
+        return Text("\n".join(rows), no_wrap=True, overflow="crop")
 
 
 def _num(v: object) -> float | None:
