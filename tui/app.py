@@ -29,7 +29,7 @@ from ecotop.queries.gateway import (
 )
 from ecotop.tui.cycle import RefreshCycle
 from ecotop.tui.keys import APP_KEYS
-from ecotop.tui.live import Feed, LiveFeed
+from ecotop.tui.live import Feed
 from ecotop.tui.screens.base import EcotopScreen, OpenMerchant
 from ecotop.tui.status import Status, alert_state
 
@@ -259,8 +259,7 @@ class EcotopApp(RefreshCycle):
         now = self.clock()
         # the simulator reports every interval it covered (a quiet minute is not stale); a spool
         # feed only when a file arrived
-        if isinstance(self.feed, LiveFeed):
-            last = self.feed.last_event_until or last
+        last = self.feed.last_event_until or last
         if self.feed.error is not None:
             return last or now
         limit = max(STALE_AFTER, timedelta(seconds=3 * self.feed.interval_s))
