@@ -134,7 +134,7 @@ def assemble_list(dims: pa.Table, numbers: pa.Table, loyalty: pa.Table | None = 
     """
     import polars as pl
 
-    nums = pl.from_arrow(numbers)
+    nums = pl.DataFrame(pl.from_arrow(numbers))
     cur = nums.filter(pl.col("win") == "c").select(
         "merchant_id", "orders", "gmv_cents", "refunded_cents"
     )
@@ -143,7 +143,7 @@ def assemble_list(dims: pa.Table, numbers: pa.Table, loyalty: pa.Table | None = 
         pl.col("orders").alias("prev_orders"),
         pl.col("gmv_cents").alias("prev_cents"),
     )
-    ids = pl.from_arrow(dims.select(["merchant_id"]))
+    ids = pl.DataFrame(pl.from_arrow(dims.select(["merchant_id"])))
     j = (
         ids.join(cur, on="merchant_id", how="left", maintain_order="left")
         .join(prev, on="merchant_id", how="left", maintain_order="left")
@@ -559,7 +559,8 @@ def _jsonable(v: Any) -> Any:
 def detail_to_dict(detail: dict[str, Any]) -> dict[str, Any]:
     """The JSON contract of `ecotop merchant --json`: the detail with money as numbers, times in ISO
     8601, rates as fractions, missing values as null (elapsed time left out)."""
-    return _jsonable({k: v for k, v in detail.items() if k != "elapsed_ms"})
+    out: dict[str, Any] = _jsonable({k: v for k, v in detail.items() if k != "elapsed_ms"})
+    return out
 
 
 def detail_to_json(detail: dict[str, Any], indent: int | None = 2) -> str:

@@ -45,7 +45,8 @@ class Query:
     def rows(self, cur: Any, **params: Any) -> list[dict[str, Any]]:
         """Run and return the rows as dicts of plain Python values (no Arrow on a local cursor)."""
         if getattr(cur, "run_named", None) is not None:
-            return self.run(cur, **params).to_pylist()
+            rows: list[dict[str, Any]] = self.run(cur, **params).to_pylist()
+            return rows
         missing = self.params - params.keys()
         if missing:
             raise TypeError(f"query {self.name} needs parameters {sorted(missing)}")
@@ -68,7 +69,8 @@ def registry() -> dict[str, Query]:
     """Every named query by `pillar/name`, read from the package once per process."""
     out: dict[str, Query] = {}
     root = resources.files("queries")
-    for pillar in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+    pillars = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")]
+    for pillar in sorted(pillars, key=lambda p: p.name):
         for f in sorted(pillar.iterdir(), key=lambda p: p.name):
             if not f.name.endswith(".sql"):
                 continue
