@@ -300,7 +300,10 @@ def fast_headline_values(cur: Any, win: Window) -> dict[str, dict[str, Any]]:
     params = win.params()
     sums: dict[str, dict[str, Decimal]] = {}
     by_dim: dict[tuple[str, str, str], Decimal] = {}
-    for row in reg["overview/headline_sums"].rows(cur, **params):
+    # Up to an hour every window lies in rollup_minute: the short form plans in a third of the time.
+    short = win.length <= timedelta(hours=1)
+    sums_query = reg["overview/headline_sums_short" if short else "overview/headline_sums"]
+    for row in sums_query.rows(cur, **params):
         w, measure, dim, value = row["win"], row["measure"], row["dim"], row["value"]
         d = sums.setdefault(w, {})
         d[measure] = d.get(measure, Decimal(0)) + value
