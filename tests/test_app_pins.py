@@ -62,8 +62,9 @@ async def test_a_panel_of_config_file_shows_by_name_and_x_removes_it_there(
             assert panel.border_title == "paid today"
             await wait_for(pilot, lambda: panel.result is not None, what="its data")
             assert "42" in str(panel.query_one(".pinned-value").render())
-            # Tab reaches the panel (the overview's only focusable widget), x asks, y confirms
-            await pilot.press("tab")
+            # shift+Tab reaches the panel (the last focusable widget: the seven pillar panels come
+            # first since #11 made them focusable), x asks, y confirms
+            await pilot.press("shift+tab")
             assert app.focused is panel
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
@@ -122,7 +123,7 @@ async def test_removing_a_focused_panel_of_the_user_file_leaves_every_key_workin
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: list(app.screen.query(PinnedPanel)), what="the panel")
-            await pilot.press("tab", "x")
+            await pilot.press("shift+tab", "x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
             await pilot.press("y")
             await wait_for(pilot, lambda: not list(app.screen.query(PinnedPanel)), what="gone")

@@ -459,3 +459,36 @@ async def test_esc_clears_the_filter_before_it_leaves(tiny_db: Path) -> None:
         await pilot.press("escape")
         await pilot.pause(0.2)
         assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_overview_panels_take_focus_and_enter_opens_the_pillar(tiny_db: Path) -> None:
+    """#11 (btop's boxes): Tab or the arrows move between the seven panels, the focused one has a
+    ring, enter opens that pillar."""
+    from ecotop.tui.screens.overview import OverviewScreen
+    from ecotop.tui.screens.pillar import PillarScreen
+    from ecotop.tui.widgets.panel import PillarPanel
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        panels = list(app.screen.query(PillarPanel))
+        assert app.focused is panels[0]  # the first panel has the focus when the overview opens
+        await pilot.press("tab")
+        assert app.focused is panels[1]
+        await pilot.press("down")  # the grid's next row, same column
+        focused = app.focused
+        assert isinstance(focused, PillarPanel) and focused.region.y > panels[1].region.y
+        assert focused.region.x == panels[1].region.x
+        await pilot.press("left")
+        assert isinstance(app.focused, PillarPanel)
+        assert app.focused.region.x < focused.region.x
+        ring = app.focused.styles.border_top
+        assert ring != panels[6].styles.border_top  # the focused panel's border differs
+        n = app.focused.number
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PillarScreen))
+        from ecotop.queries import PILLARS
+
+        assert app.screen.pillar == list(PILLARS)[n - 1]
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))

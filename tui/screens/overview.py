@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
 from textual.widgets import Static
@@ -54,6 +55,43 @@ class OverviewScreen(EcotopScreen):
 
     can_go_back: ClassVar[bool] = False
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (180, "-wide")]
+    BINDINGS: ClassVar = [
+        Binding("left", "move_focus(-1, 0)", "Panel left", show=False),
+        Binding("right", "move_focus(1, 0)", "Panel right", show=False),
+        Binding("up", "move_focus(0, -1)", "Panel up", show=False),
+        Binding("down", "move_focus(0, 1)", "Panel down", show=False),
+        Binding("enter", "open_focused", "Open pillar", show=False, key_display="⏎"),
+    ]
+
+    def action_move_focus(self, dx: int, dy: int) -> None:
+        """Move the focus to the nearest pillar panel in that direction (btop's boxes)."""
+        panels = [p for p in self.query(PillarPanel) if p.display]
+        here = self.focused
+        if not isinstance(here, PillarPanel):
+            if panels:
+                panels[0].focus()
+            return
+        hx, hy = here.region.x, here.region.y
+        ahead = [
+            p
+            for p in panels
+            if p is not here
+            and ((dx and (p.region.x - hx) * dx > 0) or (dy and (p.region.y - hy) * dy > 0))
+        ]
+        if ahead:
+            best = min(
+                ahead,
+                key=lambda p: (
+                    abs(p.region.y - hy) if dx else abs(p.region.x - hx),
+                    abs(p.region.x - hx) + abs(p.region.y - hy),
+                ),
+            )
+            best.focus()
+
+    async def action_open_focused(self) -> None:
+        """enter on a focused pillar panel opens that pillar."""
+        if isinstance(self.focused, PillarPanel):
+            await self.app.run_action(f"pillar({self.focused.number})")
 
     def compose(self) -> ComposeResult:
         from ecotop.queries import PILLARS

@@ -49,6 +49,7 @@ class PillarPanel(Vertical):
     ):
         super().__init__(**kw)
         self.chart = chart  # False: as tall as its tiles, no chart (the pillar view draws its own)
+        self.can_focus = chart  # the overview's panels take focus (Tab, arrows; enter opens)
         self.pillar = pillar
         self.number = number
         self.measures = list(measures)  # MeasureDef, in display order
