@@ -2,7 +2,7 @@
 
 `--report` also writes BENCHMARKS.md: one table per area of the rows the modules return (see
 `benchmarks.common.row`), each with its target, result, the anchor measured in the same run and their
-ratio. `--from FILE` renders the report from a saved JSON result instead of running anything.
+ratio, then the modules' "notes" (where the time goes, what would close a miss). `--from FILE` renders the report from a saved JSON result instead of running anything.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def render(results: dict[str, Any]) -> str:
                 f"| {measure} | {r['target']} | {_num(r.get('result'), r['unit'])} | "
                 f"{_num(r.get('cpu'), 'ms')} | {anchor} | {ratio} | {met} |"
             )
+        lines.append("")
+    notes = [n for v in results.values() if isinstance(v, dict) for n in v.get("notes", [])]
+    if notes:
+        lines += ["## Where the time goes, and what would close each miss", ""]
+        lines += [f"- {n}" for n in notes]
         lines.append("")
     errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}
     if errors:
