@@ -492,3 +492,23 @@ async def test_overview_panels_take_focus_and_enter_opens_the_pillar(tiny_db: Pa
         assert app.screen.pillar == list(PILLARS)[n - 1]
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_tiles_older_than_the_range_on_screen_say_so(tiny_db: Path) -> None:
+    """#11: after `t` the status said 7d while the tiles showed 24h numbers; until the numbers of
+    the range on screen arrive, each panel says it is loading them."""
+    from ecotop.tui.widgets.panel import PillarPanel
+
+    app = app_for(tiny_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        panels = list(app.screen.query(PillarPanel))
+        assert not any(p.has_class("-loading") for p in panels)
+        await pilot.press("p")  # paused: no refresh, so the old numbers stay on screen
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        assert all(p.has_class("-loading") for p in panels)
+        assert "⟳ 24h" in str(panels[0].border_title)
+        await pilot.press("r")  # resumes: the 24h numbers arrive
+        await until(pilot, lambda: not any(p.has_class("-loading") for p in panels))
+        assert "⟳" not in str(panels[0].border_title)

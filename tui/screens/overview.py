@@ -15,7 +15,7 @@ from textual.widgets import Static
 from ecotop.queries.gateway import Cursor
 from ecotop.tui.pins import PinnedResult, fetch_pinned, load_panels, unpin_panel
 from ecotop.tui.screens.base import EcotopScreen, RefreshContext
-from ecotop.tui.status import alert_state
+from ecotop.tui.status import Status, alert_state
 from ecotop.tui.widgets.footer import KeyHints
 from ecotop.tui.widgets.kpi import TileState, tile_state
 from ecotop.tui.widgets.panel import PillarPanel
@@ -88,6 +88,21 @@ class OverviewScreen(EcotopScreen):
             )
             best.focus()
 
+    def show_status(self, status: Status) -> None:
+        super().show_status(status)
+        self._mark_loading(status.range_key, status.baseline)
+
+    def _mark_loading(self, range_key: str, baseline: str) -> None:
+        """A loading marker on the panels while their numbers are for another range or baseline than
+        the status bar says (after `t` or `b`, until the new numbers arrive)."""
+        data = self.last_data
+        if data is None:
+            return
+        win = data.kpis.window
+        stale = (win.range, win.baseline) != (range_key, baseline or win.baseline)
+        for panel in self.query(PillarPanel):
+            panel.set_loading(range_key if stale else None)
+
     async def action_open_focused(self) -> None:
         """enter on a focused pillar panel opens that pillar."""
         if isinstance(self.focused, PillarPanel):
@@ -151,6 +166,7 @@ class OverviewScreen(EcotopScreen):
         if data.pinned is not None:
             self.query_one(PinnedStrip).show(data.pinned)
         self._show_alert_summary()
+        self._mark_loading(self.ecotop.range_key, self.ecotop.baseline)
 
     def _show_alert_summary(self) -> None:
         app = self.ecotop

@@ -35,6 +35,7 @@ class PillarPanel(Vertical):
     PillarPanel.-warning { border: round $warning; }
     PillarPanel.-critical { border: heavy $error; }
     PillarPanel > Spark.panel-chart { height: 1fr; margin-top: 1; }
+    PillarPanel.-loading > KpiTile { text-style: dim; }
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class PillarPanel(Vertical):
         self.pillar = pillar
         self.number = number
         self.measures = list(measures)  # MeasureDef, in display order
+        self.title_text = title
         self.border_title = f"{number} {title}"
         self._lead_trend: tuple[float | None, ...] = ()
         self._fit_rows = -1
@@ -62,6 +64,13 @@ class PillarPanel(Vertical):
             yield KpiTile(m.id, m.label, classes="kpi-tile", id=f"kpi-{m.id.replace('.', '-')}")
         if self.chart:
             yield Spark(classes="panel-chart")
+
+    def set_loading(self, loading: str | None) -> None:
+        """Mark the numbers as older than what the status bar says (`loading`: the range they are
+        being fetched for, e.g. after `t`), or clear the mark (None)."""
+        base = f"{self.number} {self.title_text}"
+        self.set_class(loading is not None, "-loading")
+        self.border_title = base if loading is None else f"{base} ⟳ {loading}…"
 
     @property
     def tiles(self) -> list[KpiTile]:
