@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
@@ -61,7 +62,7 @@ class EcotopCommands(Provider):
 
         app = self.app
         names = list(PILLARS.values())
-        out = []
+        out: list[tuple[str, str, Callable[[], Any]]] = []
         for k in APP_KEYS:
             if k.action.startswith("pillar("):
                 n = int(k.display)
@@ -124,7 +125,7 @@ class EcotopCommands(Provider):
             yield Hit(0.5, title, cb, help=help_text)
 
 
-class TooSmallScreen(Screen):
+class TooSmallScreen(Screen[None]):
     """Shown instead of everything when the terminal is below MIN_SIZE."""
 
     DEFAULT_CSS = """
@@ -134,7 +135,7 @@ class TooSmallScreen(Screen):
 
     BINDINGS: ClassVar = [Binding("q", "app.quit", "Quit")]
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         from textual.widgets import Static
 
         w, h = MIN_SIZE
@@ -223,7 +224,7 @@ class EcotopApp(RefreshCycle):
 
     # -- the screens -----------------------------------------------------------------------------
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         from ecotop.tui.screens.overview import OverviewScreen
 
         return OverviewScreen()

@@ -24,7 +24,7 @@ class RefreshCycle(Watchdogs):
 
     # state the app sets up (EcotopApp.__init__)
     range_key: str
-    baseline: str
+
     live: bool
     paused: bool
     immutable: bool
@@ -45,6 +45,11 @@ class RefreshCycle(Watchdogs):
     last_cached: bool
     refresh_count: int
     refresh_log: deque[tuple[float, float]]
+
+    @property
+    def baseline(self) -> str:
+        """What changes compare with (EcotopApp decides)."""
+        raise NotImplementedError
 
     def set_alerts(self, alerts: list[AlertResult]) -> None:
         raise NotImplementedError  # EcotopApp

@@ -448,8 +448,8 @@ def _resolve_as_of(cur: Any, ctx: RefreshContext) -> datetime:
     return resolve_as_of(cur, live=ctx.live, now=ctx.now) or live_as_of(ctx.now)
 
 
-def _as_of_now(app: Any) -> datetime | None:
-    """The as_of the next refresh will use (a quick query the first time for a file)."""
+def _as_of_now(app: Host) -> datetime | None:
+    """The as_of the next refresh will use (no query: the app knows it, or the clock stands in)."""
     from ecotop.queries.windows import live_as_of
 
     if app.live:

@@ -61,7 +61,7 @@ def _fmt(v: Any, zone: Any = None) -> str:
     if isinstance(v, datetime):
         if v.tzinfo is not None and zone is not None:
             v = v.astimezone(zone)
-        return v.strftime("%m-%d %H:%M")
+        return str(v.strftime("%m-%d %H:%M"))
     if isinstance(v, date):
         return v.isoformat()
     return str(v)
@@ -274,11 +274,11 @@ class PinnedStrip(Horizontal):
         self.styles.height = 8 if self.screen.size.height >= 36 else 6
         have = {p.panel_name: p for p in self.query(PinnedPanel)}
         wanted = [r.name for r in results]
-        for name, panel in have.items():
+        for name, old in have.items():
             if name not in wanted:
-                panel.remove()
+                old.remove()
         for r in results:
-            panel = have.get(r.name)
+            panel: PinnedPanel | None = have.get(r.name)
             if panel is not None and panel.kind != r.kind:
                 panel.remove()
                 panel = None

@@ -8,6 +8,7 @@ terminal (OSC 52, so it works over SSH); `e` asks the console to export the whol
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ def cell_text(value: Any) -> str:
         import json
 
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    if hasattr(value, "isoformat"):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return str(value)
 
