@@ -512,3 +512,40 @@ async def test_tiles_older_than_the_range_on_screen_say_so(tiny_db: Path) -> Non
         await pilot.press("r")  # resumes: the 24h numbers arrive
         await until(pilot, lambda: not any(p.has_class("-loading") for p in panels))
         assert "⟳" not in str(panels[0].border_title)
+
+
+async def test_alerts_count_not_judged_and_not_compared_apart_and_show_windows(
+    tiny_db: Path,
+) -> None:
+    """#11: the summary said "38 checks OK" counting rules that were stale, not judged or not
+    compared; they are their own states, and each rule shows its window next to its value."""
+    from ecotop.tui.screens.alerts import AlertsScreen
+
+    app = app_for(tiny_db, rules=None)  # the default rules
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        app.action_refresh_now()
+        await until(pilot, lambda: bool(app.alerts), timeout=60)
+        await pilot.pause(0.3)
+        states = [a.state.name for a in app.alerts]
+        unknown = states.count("UNKNOWN")
+        uncompared = sum(
+            1
+            for a in app.alerts
+            if a.state.name == "OK" and a.rule.condition == "change" and a.change is None
+        )
+        ok = states.count("OK") - uncompared
+        summary = str(app.screen.query_one("#alerts-summary").render())
+        if "WARNING" not in states and "CRITICAL" not in states:
+            assert f"✔ {ok} OK" in summary, summary
+            if unknown:
+                assert f"{unknown} not judged" in summary
+            if uncompared:
+                assert f"{uncompared} not compared" in summary
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await pilot.pause(0.3)
+        text = "\n".join(screen_lines(app))
+        assert "window" in text
+        for a in app.alerts[:3]:
+            assert str(a.rule.window) in text

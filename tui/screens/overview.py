@@ -177,7 +177,9 @@ class OverviewScreen(EcotopScreen):
         elif not app.alerts:
             text = f"{len(app.rules)} rules, judged after the first refresh"
         elif not firing:
-            text = f"✔ {len(app.alerts)} checks OK  (a: list)"
+            from ecotop.tui.screens.alerts import alert_summary
+
+            text = f"{alert_summary(list(app.alerts))}  (a: list)"
         else:
             lines = []
             for a in firing:
