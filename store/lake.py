@@ -868,9 +868,14 @@ class LakeLoader(Loader):
     advisory lock in the Postgres catalog), then checks `ingest_log` at the latest snapshot and
     loads the file in one lake transaction (raw rows, rollup deltas, ingest_log row) before it lets
     the claim go. A second writer holding the same file waits for the claim, then finds it
-    ingested and logs a duplicate. A commit that conflicts with another writer's (DuckLake refuses
-    an insert into a table whose inlined rows another writer's update deleted meanwhile) is
-    retried whole, holding the lake's write lock exclusively (`Claims.writing`), so it succeeds.
+    ingested and logs a duplicate.
+
+    Commits are serialized lake-wide (`Claims.writing`): DuckLake has no PRIMARY KEY, so two
+    writers creating the same id (a user, an article two producers both announce) would both
+    succeed; one at a time, each checks the ids it creates against the lake first (`already exists
+    in the lake`, as a file's key would refuse them) and its checks hold until its COMMIT. Parsing,
+    typing and checking a file without the lake still run in parallel on every host. A commit that
+    conflicts anyway (with `lake maintain` merging files) is retried whole.
     """
 
     def __init__(self, cur: duckdb.DuckDBPyConnection, claims: Claims) -> None:
@@ -883,9 +888,12 @@ class LakeLoader(Loader):
         with self.claims.hold(prep.res.checksum):
             for attempt in range(COMMIT_ATTEMPTS):
                 try:
-                    # after a conflict, the retry runs while no other writer of the lake commits
-                    with self.claims.writing(alone=attempt > 0):
+                    # one writer of the lake commits at a time: its checks against the lake (the
+                    # file's checksum, the ids it creates) then hold until its COMMIT
+                    with self.claims.writing(alone=True):
                         self._txn.begin()  # the latest snapshot: ingest_log is checked in it
+                        if not prep.duplicate and not self.already_ingested(prep.res.checksum):
+                            self._refuse_existing_keys(prep)
                         res = super().commit(prep, crash=crash)
                         self._txn.end(commit=True)  # a duplicate's ingest_log row
                     return res
@@ -901,3 +909,46 @@ class LakeLoader(Loader):
                     self._txn.end(commit=False)
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refuse_existing_keys(self, prep: Prepared) -> None:
+        """A lake has no PRIMARY KEY: refuse ids the lake already holds, as a file's key would.
+
+        Rows marked `if_new` (entities re-announced by a producer) are left to the Loader, which
+        drops those the lake holds. Runs under the exclusive write lock, so it is exact.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from ecotop.store.spool import MAX_PROBLEMS, Problem, Rejected
+        from ecotop.store.spool_format import KINDS
+
+        problems: list[Problem] = []
+        for k, typed in prep.typed.items():
+            kind = KINDS.get(k)
+            if kind is None or kind.key is None or kind.update or not typed.num_rows:
+                continue
+            col = kind.get(kind.key).col
+            t = typed
+            if "if_new" in t.column_names:
+                t = t.filter(pc.invert(pc.fill_null(t.column("if_new"), False)))
+            if not t.num_rows:
+                continue
+            cur = self._txn
+            cur.register("_lake_keys", pa.table({"id": pc.unique(t.column(col))}))
+            try:
+                found = cur.sql(
+                    f'SELECT x."{col}" FROM {kind.table} x SEMI JOIN _lake_keys k ON x."{col}" = k.id'
+                ).to_arrow_table()
+            finally:
+                cur.unregister("_lake_keys")
+            if found.num_rows:
+                dup = t.filter(pc.is_in(t.column(col), value_set=found.column(0)))
+                lines = dup.column("line").to_pylist() if "line" in dup.column_names else [0]
+                for line, v in list(zip(lines, dup.column(col).to_pylist(), strict=False))[
+                    :MAX_PROBLEMS
+                ]:
+                    problems.append(
+                        Problem(int(line or 0), kind.key, f"{v} already exists in the lake")
+                    )
+        if problems:
+            raise Rejected(problems, unit=prep.unit)
