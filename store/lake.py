@@ -473,8 +473,8 @@ def _partition(con: duckdb.DuckDBPyConnection, only_new: bool = False) -> None:
             con.execute(
                 f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}), day({c}))'
             )
-        elif table.startswith("rollup_") and (c := _bucket(cols)) is not None:
-            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (year({c}), month({c}))')
+        elif table.startswith("rollup_") and (b := _bucket(cols)) is not None:
+            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (year({b}), month({b}))')
 
 
 def _bucket(cols: list[str]) -> str | None:
