@@ -7,6 +7,7 @@ for importing Textual. Data goes to stdout, messages to stderr; exit codes: 0 ok
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -62,7 +63,8 @@ class EcotopGroup(click.Group):
             if exc.name == module:
                 return None
             raise
-        return getattr(mod, attr)
+        command = getattr(mod, attr)
+        return command if isinstance(command, click.Command) else None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and not args[0].startswith("-") and args[0] not in COMMANDS:

@@ -109,7 +109,7 @@ class _PluginCommand(click.Command):
                 click.echo(json.dumps(out, ensure_ascii=False))
             else:
                 click.echo(_status_line("UNKNOWN", why))
-            exc.exit_code = UNKNOWN  # click prints the usage and the message on stderr
+            exc.exit_code = UNKNOWN  # type: ignore[misc]  # click prints usage and message
             raise
 
 
@@ -142,7 +142,7 @@ def check(
     from ecotop.queries.errors import StoreError
 
     try:
-        from ecotop.tui import config
+        from ecotop.queries import settings as config
 
         settings = config.load(config_file)
         rules = list(settings.alerts)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def _in_zone(obj: Any, zone: tzinfo) -> Any:
     return obj
 
 
-def _columns(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> list[str]:
+def _columns(rows: Sequence[tuple[str, ...]], right: tuple[bool, ...]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(right))]
     return [
         "  ".join(

@@ -71,7 +71,7 @@ def screen_rows(screen: Screen[Any] | None) -> list[tuple[str, str]]:
     seen: set[str] = set()
     rows: list[tuple[str, str]] = []
     nodes: list[Any] = []
-    node = screen.focused
+    node: Any = screen.focused
     while node is not None and node is not screen:
         nodes.append(node)
         node = node.parent

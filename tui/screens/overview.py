@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.message import Message
 from textual.widgets import Static
@@ -55,7 +55,7 @@ class OverviewScreen(EcotopScreen):
 
     can_go_back: ClassVar[bool] = False
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (180, "-wide")]
-    BINDINGS: ClassVar = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move_focus(-1, 0)", "Panel left", show=False),
         Binding("right", "move_focus(1, 0)", "Panel right", show=False),
         Binding("up", "move_focus(0, -1)", "Panel up", show=False),
@@ -101,7 +101,7 @@ class OverviewScreen(EcotopScreen):
         win = data.kpis.window
         stale = (win.range, win.baseline) != (range_key, baseline or win.baseline)
         for panel in self.query(PillarPanel):
-            panel.set_loading(range_key if stale else None)
+            panel.mark_loading(range_key if stale else None)
 
     async def action_open_focused(self) -> None:
         """enter on a focused pillar panel opens that pillar."""

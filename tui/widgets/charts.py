@@ -45,7 +45,7 @@ def format_cell(name: str, value: Any, zone: Any = None) -> str:
     if isinstance(value, datetime):
         if zone is not None and value.tzinfo is not None:
             value = value.astimezone(zone)
-        return value.strftime("%m-%d %H:%M")
+        return str(value.strftime("%m-%d %H:%M"))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float | Decimal):
@@ -121,9 +121,9 @@ class ChartBox(Vertical):
         n = len(xs)
         if n:
             fmt = "%m-%d" if long else "%H:%M"
-            ticks = sorted({0, n // 3, 2 * n // 3, n - 1})
-            labels = [_local(xs[i], zone).strftime(fmt) for i in ticks]
-            plt.xticks(ticks, labels)
+            at = sorted({0, n // 3, 2 * n // 3, n - 1})
+            labels = [_local(xs[i], zone).strftime(fmt) for i in at]
+            plt.xticks([float(i) for i in at], labels)
         total = [v for v in values if v is not None]
         if total:
             kind = column_kind(self.column)
@@ -173,7 +173,7 @@ def _local(ts: datetime, zone: Any) -> datetime:
     return ts
 
 
-class ArrowTable(DataTable):
+class ArrowTable(DataTable[Any]):
     """A DataTable of an Arrow table's rows, formatted per column; rows keep their data.
 
     `merchant_id` of the row under the cursor (when the table has that column) is what `enter`

@@ -24,7 +24,7 @@ def _shown_key(binding: Any) -> str:
     if binding.key_display:
         return str(binding.key_display)
     names = {"escape": "esc", "question_mark": "?", "colon": ":", "slash": "/", "enter": "⏎"}
-    first = binding.key.split(",")[0].strip()
+    first = str(binding.key).split(",")[0].strip()
     return names.get(first, first)
 
 

@@ -65,7 +65,7 @@ class PillarPanel(Vertical):
         if self.chart:
             yield Spark(classes="panel-chart")
 
-    def set_loading(self, loading: str | None) -> None:
+    def mark_loading(self, loading: str | None) -> None:
         """Mark the numbers as older than what the status bar says (`loading`: the range they are
         being fetched for, e.g. after `t`), or clear the mark (None)."""
         base = f"{self.number} {self.title_text}"
