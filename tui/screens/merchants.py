@@ -44,7 +44,7 @@ _CACHE: OrderedDict[tuple[str, str, datetime], ListData] = OrderedDict()
 _CACHE_SIZE = 4
 #: The merchants' names per file: file -> (signature, dims table, name column width).
 _DIMS: dict[str, tuple[Any, Any, int]] = {}
-#: Both caches are read on the UI thread and filled by workers and the prefetch thread.
+#: Both caches are read on the UI thread and filled by workers (the list, the prefetch).
 _LOCK = threading.Lock()
 
 
@@ -393,11 +393,10 @@ class MerchantsScreen(EcotopScreen):
 
 
 def prefetch(app: Any) -> None:
-    """Warm the merchants list in a background thread: import what it needs (pyarrow.compute and
-    Polars, ~0.5 s the first time) and compute the list of the current range into the cache, so the
-    first `m` shows rows at once. For the app to call once it is idle (after its first refresh)."""
-    import threading
-
+    """Warm the merchants list in a thread worker of `app`: import what it needs (pyarrow.compute
+    and Polars, ~0.5 s the first time) and compute the list of the current range into the cache, so
+    the first `m` shows rows at once. For the app to call once it is idle (after its first refresh).
+    """
     gateway, key, range_key = app.gateway, _db_key(app), app.range_key
     try:
         as_of = _as_of_now(app)
@@ -415,7 +414,9 @@ def prefetch(app: Any) -> None:
         except Exception:  # only a warm-up: `m` computes the list itself
             pass
 
-    threading.Thread(target=run, name="ecotop-merchants-prefetch", daemon=True).start()
+    app.run_worker(
+        run, thread=True, exclusive=True, group="merchants-prefetch", exit_on_error=False
+    )
 
 
 def _compute(cur: Any, db_key: str, range_key: str, as_of: datetime) -> ListData:
