@@ -99,7 +99,7 @@ class MerchantMeasures(_Panel):
         ms = detail["measures"]
         for key, label in MEASURE_ROWS:
             m = ms[key]
-            value = format_value(m["kind"], m["value"], compact=False)
+            value = format_value(m["kind"], m["value"])
             if key.startswith("repurchase_"):
                 rep = detail["repurchase"]
                 n = key.split("_")[1].rstrip("d")
@@ -267,6 +267,17 @@ def make_trend_chart(id: str = "merchant-trend") -> Widget:  # noqa: A002
                 plt.plot(xs, prev, marker="dot", label="previous")
             plt.plot(xs, cur, marker="braille", label="this range")
             plt.xlabel(f"{unit} before as-of")
+            # round ticks (#11): money compact on the y axis, whole units on the x axis
+            from ecotop.tui.widgets.charts import tick_label, y_ticks
+
+            values = cur + (prev or [])
+            ys = y_ticks(min(0.0, min(values, default=0.0)), max(values, default=1.0), whole=True)
+            plt.ylim(ys[0], ys[-1])
+            plt.yticks(ys, [f"¥{tick_label(y)}" for y in ys])
+            if xs:
+                lo = xs[0]
+                whole = [float(round(lo * k / 4)) for k in range(4, -1, -1)]
+                plt.xticks(whole, [f"{w:g}" for w in whole])
             self.border_subtitle = f"per {_bucket_label(step)}"
             self.refresh()
 
