@@ -28,6 +28,7 @@ import contextlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -175,34 +176,51 @@ class ConsoleScreen(PinMixin, Screen[None]):
         Binding("ctrl+b", "toggle_catalog", "Catalog"),
     ]
 
+    @dataclass
     class _Event(Message):
         """A worker's report about job `job_id` (stale ones are ignored)."""
 
-        def __init__(self, job_id: int, **data: Any) -> None:
-            super().__init__()
-            self.job_id = job_id
-            self.data = data
+        job_id: int
 
+    @dataclass
     class Started(_Event):
-        pass
+        """The batch passed the guard: these statements will run."""
 
+        prepared: list[Prepared]
+
+    @dataclass
     class StatementDone(_Event):
-        pass
+        """One statement's result (or error)."""
 
+        result: ResultData
+        error: BaseException | None
+        prepared: Prepared
+
+    @dataclass
     class Refused(_Event):
-        pass
+        """The guard refused `span` (nothing ran), or the connection failed (`span` None)."""
 
+        span: Span | None
+        error: BaseException
+
+    @dataclass
     class Finished(_Event):
-        pass
+        """The job's worker ended."""
 
+    @dataclass
     class CatalogRead(Message):
-        def __init__(self, catalog: Catalog | None, error: str | None) -> None:
-            super().__init__()
-            self.catalog = catalog
-            self.error = error
+        """The catalogue for completion, or why it could not be read."""
 
+        catalog: Catalog | None
+        error: str | None
+
+    @dataclass
     class ExportDone(_Event):
-        pass
+        """An export ended: rows written to `path`, or why not."""
+
+        rows: int
+        path: Path
+        error: str | None
 
     def __init__(
         self,
@@ -415,7 +433,7 @@ class ConsoleScreen(PinMixin, Screen[None]):
         try:
             prepared = prepare(spans)
         except PrepareRefused as exc:
-            self.post_message(self.Refused(job.id, span=exc.span, error=exc.error, prepared=None))
+            self.post_message(self.Refused(job.id, span=exc.span, error=exc.error))
             self.post_message(self.Finished(job.id))
             return
         job.total = len(prepared)
@@ -426,7 +444,7 @@ class ConsoleScreen(PinMixin, Screen[None]):
                     self.StatementDone(job.id, result=result, error=error, prepared=p)
                 )
         except Exception as exc:
-            self.post_message(self.Refused(job.id, span=None, error=exc, prepared=None))
+            self.post_message(self.Refused(job.id, span=None, error=exc))
         finally:
             self.post_message(self.Finished(job.id))
 
@@ -438,9 +456,7 @@ class ConsoleScreen(PinMixin, Screen[None]):
             self._set_status(self._running_text(), "-running")
 
     async def on_console_screen_statement_done(self, message: StatementDone) -> None:
-        result: ResultData = message.data["result"]
-        p: Prepared = message.data["prepared"]
-        error = message.data["error"]
+        result, p, error = message.result, message.prepared, message.error
         self.history.add(
             Entry(
                 sql=p.sql,
@@ -471,8 +487,7 @@ class ConsoleScreen(PinMixin, Screen[None]):
     def on_console_screen_refused(self, message: Refused) -> None:
         if not self._current(message):
             return
-        error = message.data["error"]
-        span: Span | None = message.data["span"]
+        error, span = message.error, message.span
         text = str(error) if str(error) else type(error).__name__
         if span is None:
             self._show_error(text, "", 0, None, None)
@@ -719,19 +734,18 @@ class ConsoleScreen(PinMixin, Screen[None]):
             self.post_message(self.ExportDone(job.id, rows=0, path=path, error=msg))
 
     def on_console_screen_export_done(self, message: ExportDone) -> None:
-        d = message.data
         if self._current(message):
             job = self.job
             self._end_job()
             elapsed = format_ms((time.perf_counter() - job.started) * 1000) if job else ""
-            if d["error"] is None:
-                self._set_status(f"exported {d['rows']:,} rows to {d['path']} · {elapsed}")
+            if message.error is None:
+                self._set_status(f"exported {message.rows:,} rows to {message.path} · {elapsed}")
             else:
-                self._set_status(f"export failed: {d['error']}", "-error")
-        if d["error"] is None:
-            self.notify(f"exported {d['rows']:,} rows to {d['path']}", timeout=3)
-        elif d["error"] != "cancelled":
-            self.notify(f"export failed: {d['error']}", severity="error", timeout=5)
+                self._set_status(f"export failed: {message.error}", "-error")
+        if message.error is None:
+            self.notify(f"exported {message.rows:,} rows to {message.path}", timeout=3)
+        elif message.error != "cancelled":
+            self.notify(f"export failed: {message.error}", severity="error", timeout=5)
 
 
 def _cell_text(v: Any) -> str:

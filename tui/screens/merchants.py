@@ -117,14 +117,13 @@ class MerchantsScreen(EcotopScreen):
         Binding("I", "invert", "Invert", key_display="I"),
     ]
 
+    @dataclass
     class LoyaltyFetched(Message):
         """The repurchase and member-share columns of a list, computed by the second worker."""
 
-        def __init__(self, key: Any, table: Any, error: BaseException | None) -> None:
-            super().__init__()
-            self.key = key
-            self.table = table
-            self.error = error
+        key: Any
+        table: Any
+        error: BaseException | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -165,13 +164,12 @@ class MerchantsScreen(EcotopScreen):
             self._loading = (_db_key(app), app.range_key, as_of)
             self._list_worker(app.range_key, as_of)
 
+    @dataclass
     class ListLoaded(Message):
         """A list computed when the screen opened (outside the refresh cycle)."""
 
-        def __init__(self, data: ListData | None, error: BaseException | None) -> None:
-            super().__init__()
-            self.data = data
-            self.error = error
+        data: ListData | None
+        error: BaseException | None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="merchant-list")
     def _list_worker(self, range_key: str, as_of: datetime) -> None:

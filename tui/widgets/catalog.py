@@ -6,6 +6,7 @@ name into the editor (the console handles `CatalogTree.InsertName`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -29,10 +30,11 @@ class CatalogTree(Tree[str]):
     CatalogTree.-shown { display: block; }
     """
 
+    @dataclass
     class InsertName(Message):
-        def __init__(self, name: str) -> None:
-            super().__init__()
-            self.name = name
+        """`enter` on a table or column: insert its name in the editor."""
+
+        name: str
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("tables", **kw)

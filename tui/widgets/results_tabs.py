@@ -316,10 +316,11 @@ class ResultView(Vertical):
         Binding("e", "export", "Export", show=True),
     ]
 
+    @dataclass
     class ExportRequested(Message):
-        def __init__(self, result: ResultData) -> None:
-            super().__init__()
-            self.result = result
+        """`e` on a result: the screen asks where and exports it."""
+
+        result: ResultData
 
     def __init__(
         self, result: ResultData, zone: Any = None, show_timing: bool = True, **kw: Any
