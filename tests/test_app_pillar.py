@@ -91,9 +91,21 @@ async def test_e_exports_the_focused_table_as_csv(
         await refreshed(pilot, app, since=n)
         app.screen.query_one("#table-by_entry", ArrowTable).focus()
         await pilot.press("e")
-        await pilot.pause()
-        files = list(tmp_path.glob("ecotop-pay-by_entry-24h-*.csv"))
+        await pilot.pause(0.2)
+        # like the console's e (#11): it asks for a path, with a default name stamped in the display
+        # zone, writes off the UI thread and says where it wrote
+        from ecotop.tui.widgets.sql_dialogs import ExportScreen
+
+        assert isinstance(app.screen, ExportScreen)
+        assert "ecotop-pay-by_entry-24h-" in app.screen.default
+        await pilot.press("enter")
+        for _ in range(100):
+            files = list(tmp_path.glob("ecotop-pay-by_entry-24h-*.csv"))
+            if files and any("wrote" in n.message for n in app._notifications):
+                break
+            await pilot.pause(0.05)
         assert len(files) == 1
+        assert any(str(files[0]) in n.message for n in app._notifications)
         rows = list(csv.DictReader(files[0].open()))
         expected = app.screen.last_data.view.breakdowns["by_entry"]
         assert len(rows) == expected.num_rows

@@ -252,7 +252,9 @@ class PillarScreen(EcotopScreen):
             tables[0].focus()
 
     def action_export(self) -> None:
-        """Write the focused table (or the first) as CSV in the current directory."""
+        """Ask where to write the focused table (or the first), like the console's `e`: a default
+        name stamped in the display zone, the format from the suffix; written off the UI thread,
+        then it says where."""
         focused = self.focused if isinstance(self.focused, ArrowTable) else None
         tables = [focused] if focused else list(self.query(ArrowTable))
         data = self.last_data
@@ -265,13 +267,36 @@ class PillarScreen(EcotopScreen):
             self.notify("nothing to export yet", timeout=2)
             return
         from ecotop.tui import export
+        from ecotop.tui.widgets.sql_dialogs import ExportScreen
 
         stamp = self.ecotop.local(data.kpis.as_of).strftime("%Y%m%d-%H%M")
-        path = Path.cwd() / f"ecotop-{self.pillar}-{key}-{data.kpis.window.range}-{stamp}.csv"
-        try:
-            path = export.check_path(path, overwrite=True)
-            rows = export.write(table.to_batches(), table.schema, path, "csv")
-        except Exception as exc:  # a full disk or a read-only directory: say so, keep running
-            self.notify(f"export failed: {exc}", severity="error")
-            return
-        self.notify(f"wrote {rows:,} rows to {path}", timeout=4)
+        name = f"ecotop-{self.pillar}-{key}-{data.kpis.window.range}-{stamp}.csv"
+        default = str(Path.cwd() / name)
+
+        def validate(path: str, overwrite: bool) -> str | None:
+            try:
+                export.format_for(path)
+                export.check_path(path, overwrite=overwrite)
+            except export.ExportError as exc:
+                return str(exc)
+            return None
+
+        def write() -> None:
+            try:
+                rows = export.write(table.to_batches(), table.schema, chosen_path[0])
+            except Exception as exc:  # a full disk or a read-only directory: say so, keep running
+                self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+                return
+            said = f"wrote {rows:,} rows to {chosen_path[0]}"
+            self.app.call_from_thread(self.notify, said, timeout=4)
+
+        chosen_path: list[Path] = []
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            chosen_path.append(Path(path).expanduser())
+            self.run_worker(write, thread=True, group="pillar-export", exit_on_error=False)
+
+        title = f"Export the table '{heading(key)}' ({len(table):,} rows)"
+        self.app.push_screen(ExportScreen(default, validate, title=title), chosen)

@@ -135,18 +135,16 @@ class ExportScreen(ModalScreen[str | None]):
     DEFAULT_CSS = _DIALOG_CSS.format(name="ExportScreen")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, default: str, validate: Any = None) -> None:
+    def __init__(self, default: str, validate: Any = None, title: str | None = None) -> None:
         super().__init__()
         self.default = default
         self.validate = validate  # (path, overwrite) -> error message or None
+        self.title_text = title or "Export the whole result (the statement runs again, unlimited)"
         self._confirm_overwrite: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(
-                "Export the whole result (the statement runs again, unlimited)",
-                classes="dialog-title",
-            )
+            yield Label(self.title_text, classes="dialog-title")
             yield Input(self.default, id="export-path")
             yield Static("", classes="dialog-error", id="export-error")
             yield Static(
