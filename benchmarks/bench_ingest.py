@@ -418,6 +418,75 @@ def _anchor(spool_dir: Path, fmt: str, work: Path) -> dict[str, Any]:
     }
 
 
+_CHILD = r"""
+import json, resource, sys, time
+from ecotop.tui.cli import main
+t0 = time.perf_counter()
+try:
+    main(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "peak_rss_mb": ru.ru_maxrss / 1024}), file=sys.stderr)
+"""
+
+
+def _ingest_process(db_path: Path, spool_dir: Path) -> dict[str, Any]:
+    """`ecotop ingest DB --spool DIR --once` in a fresh process: wall, CPU, peak RSS."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, "ingest", str(db_path), "--spool", str(spool_dir),
+         "--once", "--delete"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    out = json.loads(proc.stderr.strip().splitlines()[-1])
+    summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    out["events"] = summary.get("events", 0)
+    out["rejected"] = summary.get("rejected")
+    return out
+
+
+def _million(db: Any, src: Path, fmt: str, work: Path, n_events: int) -> dict[str, Any]:
+    """The whole `ecotop ingest --once` process on n_events in 100k-event files, into a copy of
+    the generated file, beside DuckDB's CTAS of the same files (same run), and the process's peak
+    RSS beside that of the same command with nothing to ingest (extra memory = the difference)."""
+    from ecotop.sample_data.producer import write_file
+
+    spool_dir = work / f"million-{fmt}"
+    spool_dir.mkdir()
+    maker = Maker(db.cursor(), seed=7 + len(fmt))
+    t_events = datetime.now(UTC) - timedelta(minutes=5)
+    for i in range(n_events // FILE_EVENTS):
+        write_file(spool_dir, maker.batch(FILE_EVENTS, t_events + timedelta(seconds=i)), fmt)
+    anchor = _anchor(spool_dir, fmt, work)
+    target = work / f"million-{fmt}.duckdb"
+    shutil.copy(src, target)
+    empty = work / "empty-spool"
+    empty.mkdir(exist_ok=True)
+    idle = _ingest_process(target, empty)
+    run = _ingest_process(target, spool_dir)
+    target.unlink(missing_ok=True)
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    shutil.rmtree(spool_dir, ignore_errors=True)
+    return {
+        "events": run["events"],
+        "rejected": run["rejected"],
+        "wall_s": round(run["wall_s"], 2),
+        "cpu_s": round(run["cpu_s"], 2),
+        "events_per_s": round(run["events"] / max(run["wall_s"], 1e-9)),
+        "peak_rss_mb": round(run["peak_rss_mb"]),
+        "idle_process_peak_rss_mb": round(idle["peak_rss_mb"]),
+        "extra_memory_mb": round(run["peak_rss_mb"] - idle["peak_rss_mb"]),
+        "anchor_bare_ctas": anchor,
+        "ratio_to_anchor_wall": round(anchor["wall_s"] / max(run["wall_s"], 1e-9), 3),
+    }
+
+
 def _catch_up_schema(db: Any) -> list[str]:
     """Create tables a cached benchmark file predates (migrations edited in place), rebuilding the
     rollups if one of them is a rollup. Returns what was created."""
@@ -496,6 +565,10 @@ def run(ctx: Any) -> dict[str, Any]:
         for fmt in ("parquet", "ndjson", "csv"):
             out[fmt] = _run_format(db, db_path, fmt, duration, work)
         out["wal_limit_mib"] = 64
+        # the whole process on 1M events per format (0.3M with --quick)
+        n = 300_000 if ctx.quick else 1_000_000
+        for fmt in ("parquet", "ndjson"):
+            out[f"process_{fmt}"] = _million(db, src, fmt, work, n)
         db.close()
         return out
     finally:

@@ -149,7 +149,8 @@ def test_kill_9_at_random_moments_many_times(template: Path, tmp_path: Path) -> 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(),
+            # small groups of files per transaction: kills land inside grouped commits too
+            env={**_env(), "ECOTOP_SPOOL_GROUP_EVENTS": "2000"},
         )
         assert proc.stderr is not None
         # Wait for a random number of files to be done (0-2), then kill within the next one.
@@ -180,7 +181,7 @@ def test_sigterm_and_sigint_stop_watch_cleanly(template: Path, tmp_path: Path) -
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(),
+            env={**_env(), "ECOTOP_SPOOL_GROUP_EVENTS": "0"},  # one file per transaction
         )
         assert proc.stderr is not None
         proc.stderr.readline()  # one file in: the next is in hand when the signal comes
