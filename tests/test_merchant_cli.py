@@ -80,6 +80,14 @@ def test_name_and_text_report(tiny_path: Path) -> None:
     assert r.exit_code == 0 and "(#2," in r.stdout
 
 
+def test_one_thing_is_singular(tiny_path: Path) -> None:
+    """#11: `1 row`, `1 live`: merchant 1 has one live in the range."""
+    r = run(str(tiny_path), "1", "--range", "7d")
+    assert r.exit_code == 0, r.output
+    assert "1 live," in r.stdout and "1 lives" not in r.stdout
+    assert "2 groups," in r.stdout
+
+
 def test_inactive_merchant_is_zeros_not_an_error(tiny_path: Path) -> None:
     r = run(str(tiny_path), "Sleepy Shop", "--json")
     assert r.exit_code == 0, r.output

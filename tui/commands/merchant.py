@@ -35,7 +35,7 @@ from ecotop.tui.commands.kpis import (
     format_change,
     format_value,
 )
-from ecotop.tui.widgets.format import format_count, funnel_words, went_on
+from ecotop.tui.widgets.format import format_count, funnel_words, plural, went_on
 
 DASH = "—"
 
@@ -156,15 +156,16 @@ def render_text(d: dict[str, Any]) -> str:
     out += [
         "",
         "customer groups",
-        f"  {g['groups']:,} groups, {g['members']:,} members ({size});"
+        f"  {plural(g['groups'], 'group')}, {plural(g['members'], 'member')} ({size});"
         f" active {format_value('rate', g['active_share'])}; joins {g['joins']:,}, leaves {g['leaves']:,}",
     ]
     lv = d["lives"]
     out += [
         "",
         "channels lives",
-        f"  {lv['lives']:,} lives, {lv['viewers']:,} viewers, peak {lv['peak_viewers'] or 0:,},"
-        f" {lv['orders']:,} orders, GMV {format_value('money', lv['gmv'])}",
+        f"  {plural(lv['lives'], 'live')}, {plural(lv['viewers'], 'viewer')},"
+        f" peak {lv['peak_viewers'] or 0:,},"
+        f" {plural(lv['orders'], 'order')}, GMV {format_value('money', lv['gmv'])}",
     ]
     for x in lv["top"][:5]:
         out.append(

@@ -267,6 +267,7 @@ class PillarScreen(EcotopScreen):
             self.notify("nothing to export yet", timeout=2)
             return
         from ecotop.tui import export
+        from ecotop.tui.widgets.format import plural
         from ecotop.tui.widgets.sql_dialogs import ExportScreen
 
         stamp = self.ecotop.local(data.kpis.as_of).strftime("%Y%m%d-%H%M")
@@ -287,7 +288,7 @@ class PillarScreen(EcotopScreen):
             except Exception as exc:  # a full disk or a read-only directory: say so, keep running
                 self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
                 return
-            said = f"wrote {rows:,} rows to {chosen_path[0]}"
+            said = f"wrote {plural(rows, 'row')} to {chosen_path[0]}"
             self.app.call_from_thread(self.notify, said, timeout=4)
 
         chosen_path: list[Path] = []
@@ -298,5 +299,5 @@ class PillarScreen(EcotopScreen):
             chosen_path.append(Path(path).expanduser())
             self.run_worker(write, thread=True, group="pillar-export", exit_on_error=False)
 
-        title = f"Export the table '{heading(key)}' ({len(table):,} rows)"
+        title = f"Export the table '{heading(key)}' ({plural(len(table), 'row')})"
         self.app.push_screen(ExportScreen(default, validate, title=title), chosen)

@@ -198,7 +198,8 @@ class PinnedPanel(Vertical, can_focus=True):
             t.add_row(*(Text(c) for c in r[:keep]))
         body.update(t)
         more = table.num_rows - len(rows)
-        parts = [f"{table.num_rows:,}{'+' if truncated else ''} rows"]
+        n = table.num_rows
+        parts = [f"{n:,}{'+' if truncated else ''} {'row' if n == 1 and not truncated else 'rows'}"]
         if more > 0:
             parts.append(f"{more:,} more")
         if keep < len(names):
