@@ -189,7 +189,8 @@ def generate(
     except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise _one_line(exc, scale, limits) from None
-    con = _Timed(db.con) if os.environ.get("ECOTOP_GENERATE_TRACE") else db.con
+    # Any: _Timed stands in for the connection (it forwards everything)
+    con: Any = _Timed(db.con) if os.environ.get("ECOTOP_GENERATE_TRACE") else db.con
     try:
         prog.stage("dimensions")
         dims = setup(con, p)
@@ -234,7 +235,7 @@ def generate(
         _insert_loop(con, p, dims, hi_us)
         _insert_schedules(con, p, dims, d_lo, d_hi, lo_us, hi_us)
 
-        n_users = con.execute("SELECT count(*) FROM users").fetchone()[0]
+        n_users = con.execute("SELECT count(*) FROM users").fetchall()[0][0]
         meta = {
             "generated": "true",
             "scale": f"{float(scale):g}",
@@ -270,7 +271,7 @@ def generate(
             con.execute(f"DROP TABLE IF EXISTS {t}")
         prog.stage("checkpoint")
         con.execute("CHECKPOINT")
-        rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in RAW_TABLES}
+        rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in RAW_TABLES}
     except BaseException as exc:
         db.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -132,7 +132,7 @@ def encode(events: Mapping[str, pa.Table], fmt: str) -> bytes:
             t = events.get(k)
             if t is None or not t.num_rows:
                 continue
-            df = pl.from_arrow(t)
+            df = pl.DataFrame(pl.from_arrow(t))
             # Only the fields that have a value somewhere in this kind's rows: no walls of nulls.
             keep = [c for c in df.columns if df[c].null_count() < df.height]
             df = df.select(keep).with_columns(pl.lit(k).alias("kind")).select(["kind", *keep])

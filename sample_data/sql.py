@@ -110,13 +110,13 @@ def dimension_sql(p: Params) -> list[str]:
     big_lut = _lut([big.get(i.key, 0.0) for i in INDUSTRIES])
     city_lut = _lut([c[2] for c in model.CITIES])
     n_ind = len(INDUSTRIES)
-    ps_ind = {}
+    ps_ind: dict[str, list[tuple[int, float]]] = {}
     for si, sc in enumerate(SCENARIOS, start=1):
         for ind in sc[2]:
             ps_ind.setdefault(ind, []).append((si, sc[1]))
     ps_case = []
-    for ii, ind in enumerate(INDUSTRIES, start=1):
-        opts = ps_ind.get(ind.key)
+    for ii, industry in enumerate(INDUSTRIES, start=1):
+        opts = ps_ind.get(industry.key)
         if not opts:
             continue
         tot = sum(w for _, w in opts)
@@ -125,8 +125,8 @@ def dimension_sql(p: Params) -> list[str]:
         for si, w in opts:
             acc += w / tot
             parts.append(f"WHEN ru(merchant_id, 41) < {acc!r} THEN {si}")
-        elig = 0.9 if ind.key in ("transport", "lodging") else 0.45
-        if ind.key in ("catering", "entertainment"):
+        elig = 0.9 if industry.key in ("transport", "lodging") else 0.45
+        if industry.key in ("catering", "entertainment"):
             elig = 0.04
         ps_case.append(
             f"WHEN ind = {ii} AND ru(merchant_id, 40) < {elig} THEN CASE {' '.join(parts)} ELSE {opts[-1][0]} END"

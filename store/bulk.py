@@ -29,14 +29,14 @@ def drop_primary_keys(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict
     for t in tables:
         if t not in keys:
             continue
-        (n,) = con.execute(f'SELECT count(*) FROM "{t}"').fetchone()
+        (n,) = con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0]
         if n:
             raise ValueError(f"{t} is not empty")
         (ddl,) = con.execute(
             "SELECT sql FROM duckdb_tables() WHERE table_name = $t AND schema_name = 'main' "
             "AND database_name = current_database()",
             {"t": t},
-        ).fetchone()
+        ).fetchall()[0]
         bare = re.sub(r"\s+PRIMARY KEY", "", ddl, count=1)
         con.execute(f'DROP TABLE "{t}"')
         con.execute(bare)

@@ -72,7 +72,7 @@ def append(db_or_con: Database | Any, batch: Mapping[str, pa.Table]) -> int:
     cursor that belongs to the calling thread and has no open result or transaction.
     """
     own = isinstance(db_or_con, Database)
-    con = db_or_con.cursor() if own else db_or_con
+    con: Any = db_or_con.cursor() if isinstance(db_or_con, Database) else db_or_con
     try:
         return _append(con, batch)
     finally:
@@ -138,7 +138,7 @@ def _append(con: duckdb.DuckDBPyConnection, batch: Mapping[str, pa.Table]) -> in
 def next_ids(db_or_con: Database | Any) -> dict[str, int]:
     """{id column: max + 1} of the event tables, for `EventStream(start_ids=...)`."""
     own = isinstance(db_or_con, Database)
-    con = db_or_con.cursor() if own else db_or_con
+    con: Any = db_or_con.cursor() if isinstance(db_or_con, Database) else db_or_con
     try:
         out = {}
         for table, col in ID_COLUMNS.items():

@@ -930,13 +930,13 @@ class Loader:
                             t,
                             bad,
                             f.name,
-                            lambda v, w=what: (
-                                f"{w} {v} does not exist (not in the database nor "
-                                "earlier in this file)"
+                            _says(
+                                what,
+                                "does not exist (not in the database nor earlier in this file)",
                             ),
                             f.col,
                         )
-            if created_ids is not None:
+            if created is not None and created_ids is not None:
                 created_lines = created.column("line")
                 for _, (k, f, _upd) in refs:
                     t = self.typed[k]
@@ -948,9 +948,7 @@ class Loader:
                             t,
                             bad,
                             f.name,
-                            lambda v, w=what: (
-                                f"{w} {v} is created only on a later line of this file"
-                            ),
+                            _says(what, "is created only on a later line of this file"),
                             f.col,
                         )
         if problems:
@@ -1226,6 +1224,15 @@ def arrow_stage(kind: Kind, part: pa.Table) -> pa.Table | None:
         [part.column("line"), *(cols[f.name] for f in kind.fields)],
         names=["line", *(f.col for f in kind.fields)],
     )
+
+
+def _says(what: str, message: str) -> Callable[[Any], str]:
+    """The problem text for a value: '<what> <value> <message>'."""
+
+    def text(v: Any) -> str:
+        return f"{what} {v} {message}"
+
+    return text
 
 
 def _masked(

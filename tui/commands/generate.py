@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,11 @@ def generate(
     from ecotop.sample_data import generate as run
 
     bars: list[Any] = []  # one bar per phase on a terminal, nothing when piped
-    progress = None
+    progress: Callable[[str, float], None] | None = None
     if is_tty():
         err = click.get_text_stream("stderr")
 
-        def progress(stage: str, fraction: float) -> None:
+        def show(stage: str, fraction: float) -> None:
             if bars:
                 done = bars.pop()
                 done.update(done.length - done.pos)
@@ -125,6 +126,8 @@ def generate(
             bar.__enter__()
             bar.update(0)
             bars.append(bar)
+
+        progress = show
 
     try:
         summary = run(
