@@ -89,7 +89,11 @@ async def open_console(pilot, app: EcotopApp, screen: ConsoleScreen | None = Non
         await app.push_screen(screen)
     await wait_for(
         pilot,
-        lambda: isinstance(app.screen, ConsoleScreen) and app.focused is app.screen.editor,
+        lambda: (
+            isinstance(app.screen, ConsoleScreen)
+            and app.focused is app.screen.editor
+            and app.screen.buffer_ready
+        ),
         what="the console",
     )
     return app.screen  # type: ignore[return-value]

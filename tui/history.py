@@ -4,7 +4,8 @@ Both live in the user's state directory (`platformdirs.user_state_dir("ecotop")`
 `XDG_STATE_HOME`), readable only by the user: statements can name customers. The history is a JSON
 Lines file, one entry a line, appended as statements run and compacted to the newest `limit` entries
 when it grows to twice that; a line that cannot be read (a crash mid-write, a hand edit) is skipped,
-never fatal. Nothing here imports Textual.
+never fatal. The console reads and writes them on `DISK`, a thread of their own, never on the UI
+thread. Nothing here imports Textual.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 HISTORY_LIMIT = 500
 
@@ -178,3 +182,37 @@ class Buffer:
 
 def now() -> float:
     return time.time()
+
+
+class DiskQueue:
+    """One background thread for the console's small writes (history, buffer), in order.
+
+    The UI thread only queues work here; `flush()` waits for what was queued (a worker before it
+    reads the history, and the screen once as it goes away, so nothing written is lost on quit).
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecotop-disk")
+        self._last: Future[None] | None = None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run `fn(*args)` on the disk thread after everything queued before it."""
+        self._last = self._pool.submit(_quietly, fn, *args)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far is written (at most `timeout` seconds)."""
+        last = self._last
+        if last is not None:
+            with contextlib.suppress(Exception):
+                last.result(timeout)
+
+
+def _quietly(fn: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(Exception):  # history and buffer are conveniences: never raise
+        fn(*args)
+
+
+#: The console's disk thread (one per process).
+DISK = DiskQueue()

@@ -54,7 +54,7 @@ from ecotop.tui.console_run import (
     prepare,
     run_statements,
 )
-from ecotop.tui.history import Buffer, Entry, History
+from ecotop.tui.history import DISK, Buffer, Entry, History
 from ecotop.tui.screens.console_pin import PinMixin
 from ecotop.tui.widgets.catalog import CatalogTree
 from ecotop.tui.widgets.results_tabs import (
@@ -292,12 +292,11 @@ class ConsoleScreen(PinMixin, Screen[None]):
         await self.query_one("#console-main").mount(tabs)
         return tabs
 
+    #: True once the last session's buffer is in the editor (it is read on the disk thread).
+    buffer_ready = False
+
     def on_mount(self) -> None:
-        editor = self.editor
-        text = self.buffer.load()
-        if text:
-            editor.load_text(text)
-            editor.move_cursor(editor.document.end)
+        self._load_buffer()
         state = self._host.keep.get("console")
         restore = state.get("results") if isinstance(state, dict) else None
         self.call_after_refresh(self._after_first_paint, restore or [])
@@ -333,6 +332,8 @@ class ConsoleScreen(PinMixin, Screen[None]):
         self._save_buffer()
         if self.job is not None:
             self.job.interrupt()
+        # leaving: what was queued reaches the disk before the app (or the next console) reads it
+        DISK.flush(2.0)
         with contextlib.suppress(Exception):
             self._host.keep["console"] = {"results": self.last_results}
 
@@ -398,8 +399,20 @@ class ConsoleScreen(PinMixin, Screen[None]):
         self._save_timer = self.set_timer(SAVE_AFTER_S, self._save_buffer, name="save-buffer")
 
     def _save_buffer(self) -> None:
-        with contextlib.suppress(Exception):
-            self.buffer.save(self.editor.text)
+        with contextlib.suppress(Exception):  # the editor may already be gone (unmount)
+            DISK.submit(self.buffer.save, self.editor.text)  # written on the disk thread
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="console-buffer")
+    def _load_buffer(self) -> None:
+        DISK.flush()  # a save queued by the previous console comes first
+        self.app.call_from_thread(self._show_buffer, self.buffer.load())
+
+    def _show_buffer(self, text: str) -> None:
+        editor = self.editor
+        if text and not editor.text:  # the user has not started typing meanwhile
+            editor.load_text(text)
+            editor.move_cursor(editor.document.end)
+        self.buffer_ready = True
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -457,7 +470,8 @@ class ConsoleScreen(PinMixin, Screen[None]):
 
     async def on_console_screen_statement_done(self, message: StatementDone) -> None:
         result, p, error = message.result, message.prepared, message.error
-        self.history.add(
+        DISK.submit(
+            self.history.add,
             Entry(
                 sql=p.sql,
                 ran_at=time.time(),
@@ -465,7 +479,7 @@ class ConsoleScreen(PinMixin, Screen[None]):
                 rows=None if result.error else result.rows,
                 more=result.truncated,
                 error=result.error,
-            )
+            ),
         )
         if not self._current(message):
             return  # a cancelled job's late result
@@ -492,7 +506,9 @@ class ConsoleScreen(PinMixin, Screen[None]):
         if span is None:
             self._show_error(text, "", 0, None, None)
             return
-        self.history.add(Entry(sql=span.text, ran_at=time.time(), error=first_line(text)))
+        DISK.submit(
+            self.history.add, Entry(sql=span.text, ran_at=time.time(), error=first_line(text))
+        )
         err_offset = getattr(error, "offset", None)
         self._show_error(text, span.text, span.start, err_offset, getattr(error, "length", None))
         if err_offset is None:
@@ -653,9 +669,16 @@ class ConsoleScreen(PinMixin, Screen[None]):
     # -- history ---------------------------------------------------------------------------------
 
     def action_history(self) -> None:
+        self._read_history()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="console-history")
+    def _read_history(self) -> None:
+        DISK.flush()  # the statements just run are in it
+        self.app.call_from_thread(self._show_history, self.history.entries())
+
+    def _show_history(self, entries: list[Entry]) -> None:
         from ecotop.tui.widgets.sql_dialogs import HistoryScreen
 
-        entries = self.history.entries()
         if not entries:
             self.notify("no history yet", timeout=1.5)
             return
