@@ -222,3 +222,21 @@ def test_closed_pipe_is_quiet(files, env) -> None:
     )
     assert p.stdout == "{"
     assert p.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("baseline", "words"), [("day", "a day earlier"), ("previous", "the window before")]
+)
+def test_baseline_says_what_change_rules_compare_with(files, env, baseline, words) -> None:
+    """#11: `check --baseline` takes what `kpis --baseline` takes; the default stays a week (the
+    rules' meaning), the JSON says which, and the change rules' lines name it."""
+    default = check(files["ok"], "--json", env=env)
+    assert json.loads(default.stdout)["baseline"] == "week"
+    p = check(files["ok"], "--baseline", baseline, env=env)
+    assert p.returncode in (0, 1, 2), p.stdout + p.stderr
+    assert words in p.stdout and "a week earlier" not in p.stdout
+    pj = check(files["ok"], "--baseline", baseline, "--json", env=env)
+    data = json.loads(pj.stdout)
+    assert data["baseline"] == baseline
+    bad = check(files["ok"], "--baseline", "month", env=env)
+    assert bad.returncode == 3 and bad.stdout.startswith("ECOTOP UNKNOWN - ")

@@ -30,7 +30,10 @@ from ecotop.queries.alerts.rules import (
 )
 from ecotop.queries.kpis import KpiSet, kpis, resolve_as_of
 from ecotop.queries.measures import BY_ID, MEASURES, MeasureDef
-from ecotop.queries.windows import live_as_of, newest_as_of
+from ecotop.queries.windows import BASELINES, RANGES, live_as_of, newest_as_of
+
+#: How a change rule's message names its baseline (`ecotop check --baseline`).
+AGAINST = {"week": "a week earlier", "day": "a day earlier", "previous": "the window before"}
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,23 @@ class _Windows:
     now: datetime
     user_windows: set[str] = field(default_factory=set)  # windows whose rules need distinct users
     sets: dict[tuple[str, bool], KpiSet] = field(default_factory=dict)
+    baseline: str = (
+        "week"  # what change rules compare with: week, day or previous (the window before)
+    )
+
+    @property
+    def against(self) -> str:
+        """The baseline in a message's words: "a week earlier"."""
+        return AGAINST.get(self.baseline, "a week earlier")
+
+    def shift(self, window: str) -> Any:
+        back = BASELINES.get(self.baseline, WEEK)
+        return back if back is not None else RANGES.get(window, WEEK)
 
     def get(self, window: str, week_earlier: bool = False) -> KpiSet:
         key = (window, week_earlier)
         if key not in self.sets:
-            end = self.as_of - WEEK if week_earlier else self.as_of
+            end = self.as_of - self.shift(window) if week_earlier else self.as_of
             kw: dict[str, Any] = {"as_of": end, "live": self.live, "now": self.now}
             if window not in self.user_windows and _kpis_can_skip_users():
                 kw["users"] = False  # the distinct-user query is most of a long window's cost
@@ -149,8 +164,12 @@ def evaluate(
     as_of: datetime | None = None,
     live: bool = False,
     now: datetime | None = None,
+    baseline: str = "week",
 ) -> list[AlertResult]:
     """Judge `rules` on the data behind `cur`; one result per rule, per measure for `*` rules.
+
+    `baseline` is what change rules compare with: `week` (the same window a week earlier, the
+    rules' own meaning and the default), `day` or `previous` (the window just before).
 
     `as_of` defaults to `resolve_as_of(cur, live, now)` (the minute after the wall clock when live,
     else the minute after the newest data); `now` defaults to the wall clock and is what the stale
@@ -165,6 +184,7 @@ def evaluate(
     if as_of is None:  # an empty file
         as_of = live_as_of(now)
     wins = _Windows(cur, as_of, live, now, {r.window for r in rules if _needs_users(r)})
+    wins.baseline = baseline
     out: list[AlertResult] = []
     for rule in rules:
         if rule.measure == STALE:
@@ -331,17 +351,18 @@ def _change(
         if rate and vol_id:
             basis = (
                 f"the rate rests on {_fmt_count(eff)} of {_fmt_count(volume)} {_vol_label(vol_id)} "
-                f"now, {_fmt_count(ref_eff)} of {_fmt_count(ref_volume)} a week earlier"
+                f"now, {_fmt_count(ref_eff)} of {_fmt_count(ref_volume)} {wins.against}"
             )
         elif de != 1.0 and vol_id:
             basis = (
-                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} a week "
-                f"earlier, worth {_fmt_count(eff)} and {_fmt_count(ref_eff)} for amounts this lumpy"
+                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} "
+                f"{wins.against}, worth {_fmt_count(eff)} and {_fmt_count(ref_eff)} for amounts "
+                "this lumpy"
             )
         else:
             basis = (
-                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} a week "
-                "earlier"
+                f"{_fmt_count(volume)} {_vol_label(vol_id)} now, {_fmt_count(ref_volume)} "
+                f"{wins.against}"
             )
         return _result(
             rule,
@@ -370,7 +391,7 @@ def _change(
         measure_id,
         value,
         threshold,
-        f"{fmt_value(mdef, value)} {change:+.1f}% vs {fmt_value(mdef, reference)} a week earlier "
+        f"{fmt_value(mdef, value)} {change:+.1f}% vs {fmt_value(mdef, reference)} {wins.against} "
         f"({_limit_text(rule, state)} ±{threshold:g}%)",
         reference=reference,
         change=change,

@@ -64,7 +64,7 @@ def _perfdata(results: list[Any]) -> str:
     return " ".join(parts)
 
 
-def _lines(results: list[Any]) -> list[str]:
+def _lines(results: list[Any], against: str = "a week earlier") -> list[str]:
     """One line per result, except that the OK results of a `*` rule share one line."""
     from ecotop.queries.alerts import ALL, State
 
@@ -83,8 +83,8 @@ def _lines(results: list[Any]) -> list[str]:
         judged = sum(1 for x in oks if x.change is not None)
         lim = r.rule.critical if r.rule.critical is not None else r.rule.warning
         out.append(
-            f"OK * {judged} measure{'s' if judged != 1 else ''} within ±{lim:g}% of a week "
-            f"earlier ({r.rule.window}), {len(oks) - judged} not compared (too little volume)"
+            f"OK * {judged} measure{'s' if judged != 1 else ''} within ±{lim:g}% of {against} "
+            f"({r.rule.window}), {len(oks) - judged} not compared (too little volume)"
         )
     return out
 
@@ -134,9 +134,22 @@ class _PluginCommand(click.Command):
     metavar="NAME",
     help="Check only this rule (repeatable); see the README for the rule names.",
 )
+@click.option(
+    "--baseline",
+    type=click.Choice(["week", "day", "previous"], case_sensitive=False),
+    default="week",
+    show_default=True,
+    help="What change rules compare with: the same window a week or a day earlier, or the window "
+    "before (the default keeps the rules' meaning).",
+)
 @guarded
 def check(
-    file: Path, as_json: bool, config_file: Path | None, live: bool, only: tuple[str, ...]
+    file: Path,
+    as_json: bool,
+    config_file: Path | None,
+    live: bool,
+    only: tuple[str, ...],
+    baseline: str,
 ) -> None:
     """Judge the alert rules on FILE; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
     from ecotop.queries.errors import StoreError
@@ -165,7 +178,7 @@ def check(
     now = datetime.now().astimezone()
     try:
         cur = db.cursor()
-        results = evaluate(cur, rules, live=live, now=now)
+        results = evaluate(cur, rules, live=live, now=now, baseline=baseline.lower())
         cur.close()
     except StoreError as exc:
         _give_up(str(exc), as_json)
@@ -185,6 +198,7 @@ def check(
             "exit_code": int(state),
             "file": str(file),
             "live": live,
+            "baseline": baseline.lower(),
             "checked_at": now.isoformat(timespec="seconds"),
             "counts": {s.name: n for s, n in counts.items()},
             "results": [r.to_dict() for r in results],
@@ -200,6 +214,9 @@ def check(
                 summary += f" (+{len(bad) - 1} more not OK)"
         else:
             summary = f"{len(results)} checks OK"
-        lines = [_status_line(state.name, summary, _perfdata(results)), *_lines(results)]
+        from ecotop.queries.alerts.evaluation import AGAINST
+
+        against = AGAINST.get(baseline.lower(), "a week earlier")
+        lines = [_status_line(state.name, summary, _perfdata(results)), *_lines(results, against)]
         click.echo("\n".join(lines))
     sys.exit(int(state))
