@@ -41,9 +41,10 @@ def arm() -> None:
 
 
 def disarm() -> None:
-    """Forget the interface thread (the app ended)."""
+    """Forget the interface thread (the app ended); call it from the context that armed it."""
     global _ui_thread
     _ui_thread = None
+    _in_ui.set(False)
 
 
 def check(what: str = "database work") -> None:

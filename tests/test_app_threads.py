@@ -9,6 +9,7 @@ caller swallowed still fails them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import signal
@@ -58,6 +59,11 @@ async def refreshed(pilot, app: EcotopApp, n: int = 1) -> None:
 
 def test_the_tripwire_fires_on_the_armed_thread_only(tiny_db: Path) -> None:
     """The check itself: armed on this thread, a cursor here raises; on another thread it works."""
+    # in a context of its own, as the app arms it in its own task: nothing leaks into other tests
+    contextvars.copy_context().run(_tripwire, tiny_db)
+
+
+def _tripwire(tiny_db: Path) -> None:
     from ecotop.queries.gateway import UIThreadViolation, open_gateway
 
     gw: Gateway = open_gateway(tiny_db)
