@@ -549,3 +549,36 @@ async def test_alerts_count_not_judged_and_not_compared_apart_and_show_windows(
         assert "window" in text
         for a in app.alerts[:3]:
             assert str(a.rule.window) in text
+
+
+async def test_console_esc_closes_completion_then_cancels_then_leaves(tiny_db: Path) -> None:
+    """#11: in the console esc closes completion first, then cancels a running query, then
+    leaves (it cancelled the query and left the menu open)."""
+    from ecotop.tui.screens.console import ConsoleScreen
+    from ecotop.tui.screens.overview import OverviewScreen
+
+    slow = (
+        "select count(*) from range(300000) a(x), range(300000) b(y) where (a.x * 31 + b.y) % 7 = 3"
+    )
+    app = app_for(tiny_db, refresh_s=0.5)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.refresh_count >= 1)
+        await pilot.press("colon")
+        await until(pilot, lambda: isinstance(app.screen, ConsoleScreen))
+        screen = app.screen
+        await until(pilot, lambda: screen.editor.completer.catalog.loaded)
+        screen.editor.load_text(slow)
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: screen.job is not None)
+        screen.editor.move_cursor(screen.editor.document.end)
+        await pilot.press(*" sel")
+        await pilot.pause(0.2)
+        if screen.job is None:
+            pytest.skip("the query finished before the menu opened")
+        assert screen.editor.menu_shown
+        await pilot.press("escape")
+        assert not screen.editor.menu_shown and screen.job is not None  # the query runs on
+        await pilot.press("escape")
+        assert screen.job is None and app.screen is screen  # cancelled, still here
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
