@@ -64,6 +64,9 @@ ALIAS = "lake"
 _PARTITION_COLUMN = "ts"
 
 
+# What the merchant view reads one merchant at a time: its files sorted by merchant, then time.
+_SORTED = {"rollup_merchant_touch": "merchant_id, ts"}
+
 # Inserts of up to this many rows stay in the catalog (DuckLake data inlining): a spool file's rollup
 # deltas and small event batches then cost catalog rows, not a new Parquet file per table and commit.
 INLINE_ROWS = 2_000
@@ -475,6 +478,9 @@ def _partition(con: duckdb.DuckDBPyConnection, only_new: bool = False) -> None:
             )
         elif table.startswith("rollup_") and (b := _bucket(cols)) is not None:
             con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (year({b}), month({b}))')
+        if table in _SORTED:
+            # files written from now on, and those `lake maintain` merges, come out in this order
+            con.execute(f'ALTER TABLE "{table}" SET SORTED BY ({_SORTED[table]})')
 
 
 def _bucket(cols: list[str]) -> str | None:

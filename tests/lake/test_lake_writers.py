@@ -75,7 +75,7 @@ def _totals(uri: str) -> dict[str, Any]:
         }
         out = {k: cur.execute(v).fetchall()[0][0] for k, v in q.items()}
         out["log"] = cur.execute(
-            "SELECT checksum, count(*) FILTER (WHERE outcome = 'ingested') FROM ingest_log GROUP BY 1"
+            "SELECT checksum, count(*) FILTER (WHERE outcome = 'ingested') FROM ingest_log GROUP BY 1 ORDER BY 1"
         ).fetchall()
         return out
     finally:
