@@ -376,3 +376,29 @@ async def test_no_color_keeps_every_state_readable(tiny_db: Path, monkeypatch) -
         assert "▲" in text or "▼" in text or "=" in text or "—" in text  # direction has a symbol
         await pilot.press("p")
         assert "❚❚ PAUSED" in status(app)
+
+
+async def test_a_lost_terminal_ends_the_app_but_not_a_process_that_goes_on(
+    tiny_db: Path, monkeypatch
+) -> None:
+    """The hang-up's last resort (os._exit after a grace) is only for an app that did not exit: a
+    process that goes on after the app (this test run) must not be killed by it."""
+    import os
+    import sys
+
+    from ecotop.tui import watchdogs
+
+    monkeypatch.setattr(watchdogs, "HANGUP_GRACE_S", 0.3)
+    app = app_for(tiny_db)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app._ppid = os.getppid()
+        r, w = os.pipe()
+        os.close(w)
+        with os.fdopen(r) as not_a_tty:
+            monkeypatch.setattr(sys, "__stdin__", not_a_tty)
+            app._check_terminal()
+            await pilot.pause()
+    assert app.return_code == 1
+    await asyncio.sleep(1.0)  # past the grace: this process is still here
+    assert not app.is_running

@@ -146,7 +146,7 @@ class Watchdogs(App[None]):
     def _terminal_lost(self) -> None:
         # During start-up the app's own exit can stall (workers still starting, a file being
         # ingested): the hang-up must end the process anyway, releasing the write lock (#15.15).
-        threading.Thread(target=_end_after, args=(HANGUP_GRACE_S,), daemon=True).start()
+        threading.Thread(target=_end_after, args=(self, HANGUP_GRACE_S), daemon=True).start()
         self.shutdown()
         self.exit(return_code=1)
 
@@ -154,7 +154,10 @@ class Watchdogs(App[None]):
 HANGUP_GRACE_S = 3.0
 
 
-def _end_after(seconds: float) -> None:
-    """End the process if it is still here after `seconds` (committed data is in the WAL)."""
+def _end_after(app: App[None], seconds: float) -> None:
+    """End the process if the app is still running after `seconds` (committed data is in the WAL).
+
+    An app that did exit is left alone: the process may have more to do (a test run goes on)."""
     time.sleep(seconds)
-    os._exit(129)  # 128 + SIGHUP
+    if app.is_running:
+        os._exit(129)  # 128 + SIGHUP
