@@ -235,6 +235,7 @@ ROLLUP_TABLES = (
     "rollup_user_day",
     "rollup_entity_hour",
     "rollup_entity_day",
+    "rollup_entity_week",
     "rollup_merchant_week",
 )
 # The tables schema version 3 added (store/migrations/003_bounded_state.sql).
@@ -244,6 +245,7 @@ V3_TABLES = (
     "rollup_user_day",
     "rollup_entity_hour",
     "rollup_entity_day",
+    "rollup_entity_week",
     "rollup_merchant_week",
 )
 # rollup_user_day rows from rollup_user_hour-shaped rows ({src}): the hours of each flag combination.
@@ -478,10 +480,12 @@ def apply(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> None:
             "INSERT INTO rollup_entity_hour SELECT * FROM _entity_delta WHERE hour IS NOT NULL "
             "ORDER BY hour"
         )
-        con.execute(
-            "INSERT INTO rollup_entity_day SELECT date_trunc('day', hour) AS day, kind, entity_id, "
-            "measure, sum(value) FROM _entity_delta WHERE hour IS NOT NULL GROUP BY ALL ORDER BY day"
-        )
+        for unit in ("day", "week"):
+            con.execute(
+                f"INSERT INTO rollup_entity_{unit} SELECT date_trunc('{unit}', hour) AS k, kind, "
+                "entity_id, measure, sum(value) FROM _entity_delta WHERE hour IS NOT NULL "
+                "GROUP BY ALL ORDER BY k"
+            )
         con.execute("DROP TABLE _entity_delta")
     touch_parts = [TOUCH_SQL[t].format(src=rel) for t, rel in sources.items() if t in TOUCH_SQL]
     if touch_parts:
@@ -568,7 +572,11 @@ def compact(con: duckdb.DuckDBPyConnection, before: str | None = None) -> None:
     _insert_touch(con, "SELECT * FROM _t")
     con.execute("DROP TABLE _t")
     if has_v3(con):
-        for table, key in (("rollup_entity_hour", "hour"), ("rollup_entity_day", "day")):
+        for table, key in (
+            ("rollup_entity_hour", "hour"),
+            ("rollup_entity_day", "day"),
+            ("rollup_entity_week", "week"),
+        ):
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _c AS SELECT {key}, kind, entity_id, measure, "
                 f"sum(value) AS value FROM {table} GROUP BY ALL ORDER BY {key}"
@@ -626,8 +634,9 @@ def build_v3(con: duckdb.DuckDBPyConnection) -> None:
         + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in ent)
     )
     con.execute("INSERT INTO rollup_entity_hour SELECT * FROM _entity_delta ORDER BY hour")
-    con.execute(
-        "INSERT INTO rollup_entity_day SELECT date_trunc('day', hour) AS day, kind, entity_id, "
-        "measure, sum(value) FROM _entity_delta GROUP BY ALL ORDER BY day"
-    )
+    for unit in ("day", "week"):
+        con.execute(
+            f"INSERT INTO rollup_entity_{unit} SELECT date_trunc('{unit}', hour) AS k, kind, "
+            "entity_id, measure, sum(value) FROM _entity_delta GROUP BY ALL ORDER BY k"
+        )
     con.execute("DROP TABLE _entity_delta")

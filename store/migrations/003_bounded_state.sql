@@ -10,6 +10,10 @@ CREATE MACRO end_hour(e) AS date_trunc('hour', e::TIMESTAMPTZ);
 CREATE MACRO first_day(s) AS date_trunc('day', first_hour(s) + INTERVAL 23 HOUR);
 CREATE MACRO end_day(e) AS date_trunc('day', end_hour(e));
 
+-- The whole ISO weeks (Monday 00:00 UTC) of a window: [first_week(s), end_week(e)).
+CREATE MACRO first_week(s) AS date_trunc('week', first_day(s) + INTERVAL 6 DAY);
+CREATE MACRO end_week(e) AS date_trunc('week', end_day(e));
+
 -- Exact per-hour user sets: which users did what in each hour, and in which minutes of it.
 --   hour      the UTC hour of the events
 --   flags     the activity flags of these events (store.rollups.FLAGS; one combination per row:
@@ -127,6 +131,16 @@ CREATE TABLE rollup_entity_day (
     value     DECIMAL(38, 2) NOT NULL
 );
 
+-- The same per ISO week (Monday 00:00 UTC): a 30-day top table reads ~4 weeks, ~6 days and the
+-- edge hours of rows per entity instead of 30 days.
+CREATE TABLE rollup_entity_week (
+    week      TIMESTAMPTZ NOT NULL,
+    kind      VARCHAR NOT NULL,
+    entity_id BIGINT NOT NULL,
+    measure   VARCHAR NOT NULL,
+    value     DECIMAL(38, 2) NOT NULL
+);
+
 -- Per-entity events (ts, kind, entity_id, measure, value) of the raw tables in [a, b): the same
 -- rows store.rollups.ENTITY_SQL sums into the tables above, for the partial hours at a window's
 -- edges. Plain ts ranges, so zone maps keep each scan to those minutes.
@@ -173,30 +187,36 @@ CREATE MACRO entity_events(a, b) AS TABLE
     SELECT ts, 'corp', corp_id, 'delivered', delivered FROM wecom_messages WHERE ts >= a AND ts < b;
 
 -- (kind, entity_id, measure, value) delta rows of every entity event in [s, e) (minute-aligned),
--- for the kinds in the list `kinds`: whole UTC days from rollup_entity_day, the other whole hours
--- from rollup_entity_hour, the partial hours at either edge from the raw events (entity_events).
--- Exact; its cost does not grow with the window (at most 2 partial hours of raw rows) nor the history.
+-- for the kinds in the list `kinds`: whole ISO weeks from rollup_entity_week, the other whole UTC
+-- days from rollup_entity_day, the other whole hours from rollup_entity_hour, the partial hours at
+-- either edge from the raw events (entity_events). Exact; its cost does not grow with the history,
+-- and with the window only by a few rows per entity (at most 2 partial hours of raw rows).
 CREATE MACRO entity_window(s, e, kinds) AS TABLE
+    SELECT kind, entity_id, measure, value FROM rollup_entity_week
+    WHERE list_contains(kinds, kind) AND week >= first_week(s) AND week < end_week(e)
+    UNION ALL
     SELECT kind, entity_id, measure, value FROM rollup_entity_day
-    WHERE list_contains(kinds, kind)
-      AND day >= date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
-      AND day < date_trunc('day', date_trunc('hour', e))
+    WHERE list_contains(kinds, kind) AND day >= first_day(s)
+      AND day < CASE WHEN first_week(s) < end_week(e) THEN first_week(s) ELSE end_day(e) END
+    UNION ALL
+    SELECT kind, entity_id, measure, value FROM rollup_entity_day
+    WHERE list_contains(kinds, kind) AND day >= end_week(e) AND day < end_day(e)
+      AND first_week(s) < end_week(e)
     UNION ALL
     SELECT kind, entity_id, measure, value FROM rollup_entity_hour
-    WHERE list_contains(kinds, kind)
-      AND hour >= date_trunc('hour', s + INTERVAL 59 MINUTE) AND hour < date_trunc('hour', e)
-      AND (hour < date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
-           OR hour >= date_trunc('day', date_trunc('hour', e))
-           OR date_trunc('day', date_trunc('hour', s + INTERVAL 59 MINUTE) + INTERVAL 23 HOUR)
-              >= date_trunc('day', date_trunc('hour', e)))
+    WHERE list_contains(kinds, kind) AND hour >= first_hour(s)
+      AND hour < CASE WHEN first_day(s) < end_day(e) THEN first_day(s) ELSE end_hour(e) END
+    UNION ALL
+    SELECT kind, entity_id, measure, value FROM rollup_entity_hour
+    WHERE list_contains(kinds, kind) AND hour >= end_day(e) AND hour < end_hour(e)
+      AND first_day(s) < end_day(e)
     UNION ALL
     SELECT kind, entity_id, measure, value
-    FROM entity_events(s, least(e, date_trunc('hour', s + INTERVAL 59 MINUTE)))
+    FROM entity_events(s, least(e::TIMESTAMPTZ, first_hour(s)))
     WHERE list_contains(kinds, kind)
     UNION ALL
     SELECT kind, entity_id, measure, value
-    FROM entity_events(greatest(s, date_trunc('hour', e),
-                                least(date_trunc('hour', s + INTERVAL 59 MINUTE), e)), e)
+    FROM entity_events(greatest(s::TIMESTAMPTZ, end_hour(e), least(first_hour(s), e::TIMESTAMPTZ)), e)
     WHERE list_contains(kinds, kind);
 
 -- Per-merchant payment sums per ISO week (weeks starting Monday 00:00 UTC), the third tier of
@@ -210,10 +230,6 @@ CREATE TABLE rollup_merchant_week (
     refunded    DECIMAL(18, 2) NOT NULL,
     member_gmv  DECIMAL(18, 2) NOT NULL
 );
-
--- The whole ISO weeks (Monday 00:00 UTC) of a window: [first_week(s), end_week(e)).
-CREATE MACRO first_week(s) AS date_trunc('week', first_day(s) + INTERVAL 6 DAY);
-CREATE MACRO end_week(e) AS date_trunc('week', end_day(e));
 
 -- Version 2's merchant_rollup_window with the week tier: whole weeks from rollup_merchant_week, the
 -- other whole days from rollup_merchant_day, the other whole hours from rollup_merchant_hour (same
