@@ -10,6 +10,9 @@ The interface (ecotop.tui) reaches the data only through a Gateway (and the quer
 package run on one of its cursors); it never imports ecotop.store. Every method may block (disk,
 DuckDB, a socket): call them from worker threads only. In tests (`ECOTOP_UI_THREAD_GUARD=1`) each
 method raises `UIThreadViolation` when it runs on the app's thread (see store/threadguard.py).
+
+One piece over ~500 lines: the Protocol and its implementations side by side, so a change to the
+face shows at once in every backend that must follow it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Settings every ecotop command and the dashboard share, and the pinned panels of the SQL console.
 
+One piece over ~500 lines: reading, checking (with file, line and key in every message) and writing
+the one config format; the parts share its key table and error positions.
+
 Precedence, lowest first: built-in defaults < the system config (`site_config_dir("ecotop")/
 config.toml`, every directory of XDG_CONFIG_DIRS on Linux, the first one winning) < the user config
 (`user_config_dir("ecotop")/config.toml`, or the file named by ECOTOP_CONFIG or `--config F`, which

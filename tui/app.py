@@ -4,6 +4,9 @@ The app holds a `queries.gateway.Gateway` (the only way to the data) and never c
 thread: screens call it from their refresh workers (tui/screens/base.py), the writer watch and the
 serving start run in thread workers here. Built by `tui.factory.make_app` (re-exported below).
 See docs/ARCHITECTURE.md.
+
+One piece over ~500 lines: the app's state and its key actions (range, baseline, pause, refresh rate,
+screens, quit); the cycle (tui/cycle.py), the watches (tui/watchdogs.py) and the factory are apart.
 """
 
 from __future__ import annotations
