@@ -302,7 +302,7 @@ class LocalGateway:
     def immutable(self) -> bool:
         # a local read-only open: DuckDB lets no process open the file for writing meanwhile;
         # a lake is written by other processes and hosts all the while (store/lake.py)
-        return self.database.read_only and not getattr(self.database, "is_lake", False)
+        return self.database.read_only and not self.database.is_lake
 
     def cursor(self) -> LocalCursor:
         _check("DuckDB cursor")

@@ -80,6 +80,11 @@ class Database:
     `con` belongs to the thread that opened it; every other thread takes `cursor()`.
     """
 
+    #: a DuckLake attached as the main database (store.lake.LakeDatabase), written by other hosts
+    is_lake: bool = False
+    #: a file served by another process (store.remote.RemoteDatabase): never this class
+    remote: bool = False
+
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         self.path = path
         self.con = con

@@ -311,6 +311,7 @@ class RemoteDatabase:
 
     read_only = True
     remote = True
+    is_lake = False
 
     def __init__(self, path: Path, info: ServerInfo, secret: bytes, timeout: float = 60.0) -> None:
         import pyarrow.flight as fl

@@ -114,7 +114,7 @@ def query(
     _memory_ceiling()
     db = open_db(file)
     try:
-        local = not getattr(db, "remote", False)
+        local = not db.remote
         cur = db.cursor()
         statements = guard.check(sql, cur) if local else guard.check(sql)
         if not statements:

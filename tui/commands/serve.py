@@ -41,7 +41,7 @@ def serve(file: Path, spool: Path | None) -> None:
     signal.signal(signal.SIGINT, _stop)
     ingester = None
     # a lake needs no serving (every process on every host opens it itself): only --spool
-    lake = getattr(db, "is_lake", False)
+    lake = db.is_lake
     serving = None if lake else Serving(db, named=lambda name: queries.get(name).sql)
     try:
         if spool is not None:
