@@ -120,8 +120,11 @@ class EventStream:
         *,
         display_zone: str = "Asia/Shanghai",
         rate: float | None = None,
+        rate_at: datetime | None = None,
         start_ids: Mapping[str, int] | None = None,
     ) -> None:
+        """`rate`: events a second on average over a weekday, the daily curve kept; with `rate_at`,
+        events a second in the hour around that moment instead (the curve scaled to it)."""
         if not (scale > 0):
             raise ValueError(f"scale must be above 0, not {scale!r}")
         if rate is not None and not (rate > 0):
@@ -132,6 +135,8 @@ class EventStream:
         self.zone = ZoneInfo(display_zone)
         self.rate = rate
         self.rate_factor = 1.0 if rate is None else rate / natural_rate(self.scale)
+        if rate is not None and rate_at is not None:
+            self.rate_factor = rate / self._natural_rate_at(rate_at, display_zone)
         # an exaggerated rate computes shorter chunks (whole minutes, else whole seconds) so one
         # chunk stays ~bounded; rows_cte makes only the rows of a chunk's own seconds
         span = int(CHUNK_US / max(1.0, self.rate_factor))
@@ -151,6 +156,15 @@ class EventStream:
         self._empty = {
             t: self._con.sql(f"SELECT * FROM {t} LIMIT 0").to_arrow_table() for t in STREAM_TABLES
         }
+
+    def _natural_rate_at(self, at: datetime, zone: str) -> float:
+        """Events a second of the history's own process in the hour around `at`."""
+        from datetime import timedelta
+
+        with EventStream(self.scale, self.seed, display_zone=zone) as natural:
+            rows = natural.events(at - timedelta(minutes=30), at + timedelta(minutes=30))
+        n = sum(t.num_rows for t in rows.values())
+        return max(n, 1) / 3600.0
 
     def close(self) -> None:
         self._con.close()

@@ -65,7 +65,8 @@ def _parse_time(text: str | None) -> datetime | None:
     type=float,
     default=None,
     metavar="EVENTS_PER_S",
-    help="Events a second (default: the history's own volume and daily curve).",
+    help="Events a second around the start (default: the history's own volume); the daily "
+    "curve goes on from there.",
 )
 @click.option("--events", "max_events", type=int, default=None, help="Stop after N events.")
 @click.option("--duration", type=float, default=None, metavar="SECONDS", help="Stop after S s.")
@@ -141,8 +142,9 @@ def simulate(
     from ecotop.sample_data.producer import Producer
 
     spool_dir.mkdir(parents=True, exist_ok=True)
+    origin = start or datetime.now(UTC)
     try:
-        stream = EventStream(scale, seed, display_zone=zone, rate=rate)
+        stream = EventStream(scale, seed, display_zone=zone, rate=rate, rate_at=origin)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     producer = Producer(stream, spool_dir, fmt)
@@ -155,22 +157,25 @@ def simulate(
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     t0 = time.monotonic()
-    origin = start or datetime.now(UTC)
 
     def clock() -> datetime:
         # the event clock runs `speed` times the wall clock but never passes it: no event, and
         # no outcome, is stamped after the moment its file is written
         return min(origin + timedelta(seconds=(time.monotonic() - t0) * speed), datetime.now(UTC))
 
-    step = timedelta(seconds=interval * speed)
     first = last = clock()
     try:
         while not stop.is_set():
-            nxt = last + step  # one file per interval of event time, back to back when behind
-            while (ahead := (nxt - clock()).total_seconds()) > 0:
+            # one file per interval: `speed` times the interval of event time while fast-forwarding,
+            # the interval itself once the event clock has caught up with now (files keep coming
+            # every interval instead of waiting for a sped-up span that lies in the future)
+            while True:
                 fast = origin + timedelta(seconds=(time.monotonic() - t0) * speed)
-                rate_now = speed if fast < datetime.now(UTC) else 1.0
-                if stop.wait(min(0.25, ahead / rate_now)):
+                now = datetime.now(UTC)
+                behind = fast < now
+                nxt = last + timedelta(seconds=interval * (speed if behind else 1.0))
+                ahead = (nxt - min(fast, now)).total_seconds()
+                if ahead <= 0 or stop.wait(min(0.25, ahead / (speed if behind else 1.0))):
                     break
             if stop.is_set():
                 break
