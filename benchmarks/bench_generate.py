@@ -39,8 +39,8 @@ import json, os, resource, sys, time
 import duckdb
 path, n = sys.argv[1], int(sys.argv[2])
 con = duckdb.connect(path, config={"memory_limit": os.environ.get("ECOTOP_MEMORY_LIMIT") or "2500MB",
-                                   "threads": int(os.environ.get("ECOTOP_THREADS", "2")),
-                                   "enable_progress_bar": False})
+                                   "threads": int(os.environ.get("ECOTOP_THREADS", "2"))})
+con.execute("SET enable_progress_bar = false")
 t0 = time.perf_counter()
 con.execute('CREATE TABLE t AS SELECT i AS id, '
     'make_timestamptz(1700000000000000 + i * 1000) AS ts, hash(i, 1) % 1000000 AS user_id, '
