@@ -333,11 +333,14 @@ def _users_in_background(
     """Start the distinct-user query (the slowest part) on its own cursor and thread while the
     caller runs the rollup queries; the returned function waits for it. Falls back to running it
     on `cur` when the cursor cannot make another (a remote cursor)."""
-    make = getattr(cur, "cursor", None)
-    if make is None:
+    from ecotop.queries.gateway import LocalCursor
+    from ecotop.queries.registry import is_served_cursor
+
+    if is_served_cursor(cur):  # one request at a time on the writer's socket
         result = user_counts(cur, win, mod, day_sample)
         return lambda: result
-    other = make()
+    # a DuckDB cursor (or the lake's) makes a sibling; the gateway's wraps one
+    other = LocalCursor(cur.raw.cursor()) if isinstance(cur, LocalCursor) else cur.cursor()
     box: dict[str, Any] = {}
 
     def work() -> None:

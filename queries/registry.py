@@ -37,14 +37,14 @@ class Query:
         if missing:
             raise TypeError(f"query {self.name} needs parameters {sorted(missing)}")
         bound = {k: v for k, v in params.items() if k in self.params}
-        run_named = getattr(cur, "run_named", None)
-        if run_named is not None:  # a file served by its writer: ask for the query by name
-            return run_named(self.name, bound)
+        if is_served_cursor(cur):  # a file served by its writer: ask for the query by name
+            table: pa.Table = cur.run_named(self.name, bound)
+            return table
         return cur.sql(self.sql, params=bound).to_arrow_table()
 
     def rows(self, cur: Any, **params: Any) -> list[dict[str, Any]]:
         """Run and return the rows as dicts of plain Python values (no Arrow on a local cursor)."""
-        if getattr(cur, "run_named", None) is not None:
+        if is_served_cursor(cur):
             rows: list[dict[str, Any]] = self.run(cur, **params).to_pylist()
             return rows
         missing = self.params - params.keys()
@@ -53,6 +53,17 @@ class Query:
         res = cur.execute(self.sql, {k: v for k, v in params.items() if k in self.params})
         cols = [d[0] for d in res.description]
         return [dict(zip(cols, r, strict=True)) for r in res.fetchall()]
+
+
+def is_served_cursor(cur: object) -> bool:
+    """True for a cursor of a file served by its writer (store.remote.RemoteCursor).
+
+    A typed check of the one class that runs queries by name, imported only when the remote module
+    is already loaded (a local file never loads Flight)."""
+    import sys
+
+    remote = sys.modules.get("ecotop.store.remote")
+    return remote is not None and isinstance(cur, remote.RemoteCursor)
 
 
 def _doc(text: str) -> str:
