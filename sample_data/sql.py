@@ -557,7 +557,7 @@ def event_selects(p: Params, dims: Dims, growth_end_day: int | None) -> dict[str
     , {_pool("channel_views")}
     , b AS (SELECT a.*, CASE WHEN sub <> 0 THEN l_channel
                              ELSE coalesce(m.channel_id, {dims.n_chan_m} + {_zipf(p, "ru(key, 154)", dims.n_chan - dims.n_chan_m)}) END AS channel_id
-            FROM a LEFT JOIN _m m ON sub = 0 AND ru(key, 150) < 0.5 AND m.merchant_id = {_fav_or_zipf(p, "user_id", "key", 0.7, 151)})
+            FROM a LEFT JOIN _m m ON m.merchant_id = CASE WHEN sub = 0 AND ru(key, 150) < 0.5 THEN {_fav_or_zipf(p, "user_id", "key", 0.7, 151)} END)
     , c AS (SELECT b.*, x.period, x.post_h, z.d0_us FROM b JOIN _chan x USING (channel_id) JOIN _dz z USING (D))
     , d AS (SELECT *, CASE WHEN (ts_us - d0_us) / 3600000000.0 >= post_h THEN D ELSE D - 1 END AS de FROM c)
     , e2 AS (SELECT *, (de - (de + hb(channel_id, 74) % period) % period) * {dims.n_chan} + channel_id AS pid FROM d)
