@@ -1348,40 +1348,18 @@ def refund_deltas(
 ) -> None:
     """Append the rollup deltas of payments refunded between relations `old` and `new`.
 
-    In the minute (and hour) of the original payment: pay.refunds and pay.refunded_amount by entry,
-    and mp.refunded_amount by the merchant's industry for the mini_program entry; where the file has
-    the merchant rollups (`tables`), `refunded` of the payment's merchant in its hour and day and
-    the closed loop's refund step (store.rollups.touch_refunds). GMV is not net of refunds, so
-    nothing else moves.
+    The deltas are `store.rollups.refunds`'s: pay.refunds and pay.refunded_amount by entry and
+    mp.refunded_amount by industry in every sum tier at the original payment, `refunded` of its
+    merchant per hour, day and week, and the closed loop's refund step. GMV is not net of refunds,
+    so nothing else moves. (`tables` is kept for callers; every ingested file has those rollups.)
     """
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _refunded AS "
-        "SELECT n.*, coalesce(m.industry, '') AS industry "
-        f"FROM {new} n JOIN {old} o ON o.tx_id = n.tx_id "
-        "LEFT JOIN merchants m ON m.merchant_id = n.merchant_id "
+        f"SELECT n.* FROM {new} n JOIN {old} o ON o.tx_id = n.tx_id "
         "WHERE n.status = 'refunded' AND o.status <> 'refunded'"
     )
-    for table, unit in (("rollup_minute", "minute"), ("rollup_hour", "hour")):
-        cur.execute(
-            f"INSERT INTO {table} "
-            f"SELECT date_trunc('{unit}', ts) AS k, 'pay.refunds', entry, count(*)::DECIMAL(38,2) "
-            "FROM _refunded GROUP BY ALL "
-            f"UNION ALL SELECT date_trunc('{unit}', ts), 'pay.refunded_amount', entry, "
-            "sum(amount)::DECIMAL(38,2) FROM _refunded GROUP BY ALL "
-            f"UNION ALL SELECT date_trunc('{unit}', ts), 'mp.refunded_amount', industry, "
-            "sum(amount)::DECIMAL(38,2) FROM _refunded WHERE entry = 'mini_program' GROUP BY ALL "
-            "ORDER BY 1"
-        )
-    if {"rollup_merchant_hour", "rollup_merchant_day"} <= tables:
-        for table, unit in (("rollup_merchant_hour", "hour"), ("rollup_merchant_day", "day")):
-            cur.execute(
-                f"INSERT INTO {table} SELECT date_trunc('{unit}', ts), merchant_id, 0, 0, "
-                "sum(amount)::DECIMAL(38,2), 0 FROM _refunded GROUP BY ALL ORDER BY 1, 2"
-            )
-    touch = getattr(rollups, "touch_refunds", None)
-    if touch is not None and "rollup_merchant_touch" in tables:
-        # the merchant closed loop's 'refunded' step, at the payment
-        touch(cur, "(SELECT * EXCLUDE (industry) FROM _refunded)")
+    # every tier (minute, hour, day; merchant hour, day, week; the closed loop's refund step)
+    rollups.refunds(cur, "_refunded")
     cur.execute("DROP TABLE _refunded")
 
 
@@ -1393,22 +1371,8 @@ def update_deltas(cur: duckdb.DuckDBPyConnection, table: str, old: str, new: str
     ps.completed, ps.paid_dN, ps.completed_amount and ps.paid_d30_amount at the completion minute.
     Update events never change activity flags, so rollup_active_hour_sample needs no delta.
     """
-    sql = rollups.MINUTE_SQL.get(table)
-    if sql is None:
-        return
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _upd_delta AS "
-        "SELECT minute, measure, dim, sum(value) AS value FROM ("
-        f"SELECT minute, measure, dim, value FROM ({sql.format(src=new)}) UNION ALL "
-        f"SELECT minute, measure, dim, -value FROM ({sql.format(src=old)})"
-        ") WHERE minute IS NOT NULL GROUP BY ALL HAVING sum(value) <> 0"
-    )
-    cur.execute("INSERT INTO rollup_minute SELECT * FROM _upd_delta ORDER BY minute")
-    cur.execute(
-        "INSERT INTO rollup_hour SELECT date_trunc('hour', minute), measure, dim, sum(value) "
-        "FROM _upd_delta GROUP BY ALL HAVING sum(value) <> 0 ORDER BY 1"
-    )
-    cur.execute("DROP TABLE _upd_delta")
+    # every sum tier (minute, hour, day): one definition, in store.rollups
+    rollups.updates(cur, table, old, new)
 
 
 # -- the spool directory ---------------------------------------------------------------------------

@@ -69,6 +69,29 @@ def rollup_state(con) -> dict[str, list]:
             "FROM rollup_merchant_hour GROUP BY ALL "
             "HAVING sum(orders) <> 0 OR sum(gmv) <> 0 OR sum(refunded) <> 0 ORDER BY ALL"
         )
+    # every tier of the bounded state (schema 3): sums per key, user sets as bit_or per key
+    sums = "HAVING sum(value) <> 0 ORDER BY ALL"
+    v3 = {
+        "rollup_day": f"SELECT day, measure, dim, sum(value) FROM rollup_day GROUP BY ALL {sums}",
+        "rollup_entity_hour": "SELECT hour, kind, entity_id, measure, sum(value) "
+        f"FROM rollup_entity_hour GROUP BY ALL {sums}",
+        "rollup_entity_day": "SELECT day, kind, entity_id, measure, sum(value) "
+        f"FROM rollup_entity_day GROUP BY ALL {sums}",
+        "rollup_entity_week": "SELECT week, kind, entity_id, measure, sum(value) "
+        f"FROM rollup_entity_week GROUP BY ALL {sums}",
+        "rollup_user_hour": "SELECT hour, user_id, bit_or(flags), bit_or(minutes) "
+        "FROM rollup_user_hour GROUP BY ALL ORDER BY ALL",
+        "rollup_user_day": "SELECT day, user_id, bit_or(flags), bit_or(hours) "
+        "FROM rollup_user_day GROUP BY ALL ORDER BY ALL",
+        "rollup_merchant_day": "SELECT day, merchant_id, sum(orders), sum(gmv), sum(refunded), "
+        "sum(member_gmv) FROM rollup_merchant_day GROUP BY ALL "
+        "HAVING sum(orders) <> 0 OR sum(gmv) <> 0 OR sum(refunded) <> 0 ORDER BY ALL",
+        "rollup_merchant_week": "SELECT week, merchant_id, sum(orders), sum(gmv), sum(refunded), "
+        "sum(member_gmv) FROM rollup_merchant_week GROUP BY ALL "
+        "HAVING sum(orders) <> 0 OR sum(gmv) <> 0 OR sum(refunded) <> 0 ORDER BY ALL",
+        "rollup_merchant_touch": "SELECT * FROM rollup_merchant_touch ORDER BY ALL",
+    }
+    out.update({k: q for k, q in v3.items() if k in tables})
     return {k: con.execute(q).fetchall() for k, q in out.items()}
 
 
