@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lake_names import PASSWORD_ROLE
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the shared test helpers (spool_events, ...)
@@ -95,11 +96,6 @@ class Postgres:
 
     def libpq(self, dbname: str, user: str | None = None) -> str:
         return f"dbname={dbname} host={self.host} port={self.port} user={user or self.user}"
-
-
-# One role logs in with a password (scram over TCP) so that a wrong password can be tested; every
-# other role is trusted on this private, loopback-only server (.ci/postgres.sh does the same).
-PASSWORD_ROLE = "ecotop_pw"
 
 
 def _password_role(data: Path | None) -> None:

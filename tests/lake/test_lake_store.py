@@ -183,7 +183,7 @@ def test_open_errors_are_one_line(postgres: Any, sample_lake: Any, tmp_path: Pat
 def test_passwords_come_from_the_environment_and_a_wrong_one_is_one_line(
     postgres: Any, sample_lake: Any
 ) -> None:
-    from conftest import PASSWORD_ROLE
+    from lake_names import PASSWORD_ROLE
 
     postgres.sql(f"DROP OWNED BY {PASSWORD_ROLE}", sample_lake.dbname) if postgres.sql(
         f"SELECT 1 FROM pg_roles WHERE rolname = '{PASSWORD_ROLE}'"
