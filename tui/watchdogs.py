@@ -49,6 +49,9 @@ class Watchdogs(App[None]):
     last_error: str | None
     _lost_writer: int | None
     _ppid: int
+    #: The command line's process (not an app a test runs in-process): a hang-up ends it even when
+    #: the app has returned but something keeps the process alive (a feed's thread, a stalled exit).
+    exit_process_on_hangup: bool = False
 
     def shutdown(self) -> None:
         raise NotImplementedError  # EcotopApp
@@ -154,10 +157,10 @@ class Watchdogs(App[None]):
 HANGUP_GRACE_S = 3.0
 
 
-def _end_after(app: App[None], seconds: float) -> None:
+def _end_after(app: Watchdogs, seconds: float) -> None:
     """End the process if the app is still running after `seconds` (committed data is in the WAL).
 
-    An app that did exit is left alone: the process may have more to do (a test run goes on)."""
+    An app that did exit is left alone unless it is the command line's (a test run goes on)."""
     time.sleep(seconds)
-    if app.is_running:
+    if app.is_running or app.exit_process_on_hangup:
         os._exit(129)  # 128 + SIGHUP

@@ -215,6 +215,7 @@ def dashboard(
         settings=settings,
     )
     app = open_demo(**kwargs) if file is None else make_app(file, **kwargs)
+    app.exit_process_on_hangup = True
     try:
         app.run(mouse=not no_mouse)
     finally:
