@@ -250,12 +250,27 @@ def test_a_reader_rides_out_a_catalog_restart(private_postgres: Any, tmp_path: P
     lake.import_file(base, uri)
     home = _host(tmp_path, "reader")
     p = _reader(uri, home)
+
+    def lines() -> list[dict[str, Any]]:
+        return _reads(home) if (home / "reads.jsonl").exists() else []
+
+    def wait(what: str, cond: Any, timeout: float = 60.0) -> None:
+        # by events, not sleeps: a loaded machine may take seconds to start the reader
+        deadline = time.monotonic() + timeout
+        while not cond(lines()):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.1)
+
     try:
-        time.sleep(1.5)
+        wait("a first read", lambda rows: any("error" not in r for r in rows))
         pg.stop()
-        time.sleep(1.5)
+        wait("the reader to notice", lambda rows: any("error" in r for r in rows))
         pg.start()
-        time.sleep(3.0)
+        noticed = len(lines())
+        wait(
+            "a read after the restart",
+            lambda rows: len(rows) > noticed and "error" not in rows[-1],
+        )
     finally:
         (home / "stop").touch()
         p.wait(timeout=60)
