@@ -1,26 +1,31 @@
-"""SpoolFeed: ingests a spool directory on its own thread while the dashboard shows."""
+"""SpoolFeed: ingests a spool directory on its own thread while the dashboard shows.
+
+The thread, the stop flag, the counters the status bar reads and the error report are the
+background feed's (`store.background.BackgroundFeed`, shared with the simulator's `LiveFeed`); this
+adds one round of ingestion (`tick`) and the spool's own counts (files, rejected, duplicates).
+"""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ecotop.store.background import BackgroundFeed
 from ecotop.store.spool.directory import DEFAULT_WAL_LIMIT, Spool
 from ecotop.store.spool.results import FileResult
 
 
-class SpoolFeed:
+class SpoolFeed(BackgroundFeed):
     """Ingests a spool directory on its own thread while the dashboard shows (mirrors tui.live.LiveFeed).
 
     A plain thread, not a Textual worker; stopped by an event and joined on quit, after the file in
     hand is finished (a file is one transaction: it is either in, or still in the spool). Counters
     (`total`, `files`, `rejected`, `events_per_s()`, `last_append_at`, `error`) are read by the UI.
     """
+
+    thread_name = "ecotop-spool"
 
     def __init__(
         self,
@@ -35,41 +40,23 @@ class SpoolFeed:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.spool = Spool(db, directory, delete=delete, wal_limit=wal_limit)
-        self.interval_s = interval_s
+        super().__init__(interval_s=interval_s, clock=clock, on_error=on_error, keep=240)
         self.on_result = on_result
-        self.on_error = on_error
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._recent: deque[tuple[float, int]] = deque(maxlen=240)
-        self.total = 0
-        self.batches = 0
         self.files = 0
         self.rejected = 0
         self.duplicates = 0
-        self.last_append_at: datetime | None = None
-        self.last_event_until: datetime | None = None
         self.last_result: FileResult | None = None
-        self.error: BaseException | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="ecotop-spool", daemon=True)
-        self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the thread to stop and wait for it (the file in hand finishes first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
         self.spool.close()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def tick(self) -> None:
+        if not self.step():
+            # Idle: a good moment for a checkpoint, then wait for files.
+            self.spool.maybe_checkpoint(limit=self.spool.wal_limit // 4)
+            self._stop.wait(self.interval_s)
 
     def step(self) -> int:
         """Ingest every file waiting now; returns how many rows were appended."""
@@ -80,37 +67,12 @@ class SpoolFeed:
         with self._lock:
             self.last_result = res
             if res.outcome == "ingested":
-                self.total += res.rows
                 self.files += 1
-                self.batches += 1
-                self._recent.append((time.monotonic(), res.rows))
-                if res.rows:
-                    self.last_append_at = self.last_event_until = self.clock()
             elif res.outcome == "rejected":
                 self.rejected += 1
             else:
                 self.duplicates += 1
+        if res.outcome == "ingested":
+            self.record(res.rows, self.clock() if res.rows else None)
         if self.on_result is not None:
             self.on_result(res)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                if not self.step():
-                    # Idle: a good moment for a checkpoint, then wait for files.
-                    self.spool.maybe_checkpoint(limit=self.spool.wal_limit // 4)
-                    self._stop.wait(self.interval_s)
-        except Exception as exc:  # reported in the status bar; the feed stops
-            self.error = exc
-            if self.on_error is not None:
-                self.on_error(exc)
-
-    def events_per_s(self, window_s: float = 10.0) -> float:
-        """Rows ingested per second over the last `window_s` seconds of wall time."""
-        now = time.monotonic()
-        with self._lock:
-            recent = [(t, n) for t, n in self._recent if now - t <= window_s]
-        if not recent:
-            return 0.0
-        span = max(now - recent[0][0], self.interval_s)
-        return sum(n for _, n in recent) / span
