@@ -151,6 +151,7 @@ def test_healthy_data_is_ok(build) -> None:
     assert by_rule(results, "stale").message == "not judged: the data is not live"
 
 
+@pytest.mark.slow
 def test_success_rate_below_limit_is_critical_then_warning(build) -> None:
     cur = build(
         "fail4pct", now=[ad.Pay(fail_every=25), ad.Pay(entry="mini_program", fail_every=25)]
@@ -214,6 +215,7 @@ def _busy(**kw) -> list[ad.Pay]:
     return [ad.Pay(per_min=200, **kw), ad.Pay(entry="mini_program", per_min=200, **kw)]
 
 
+@pytest.mark.slow
 def test_refund_rate_high_is_warning_then_critical(build) -> None:
     names = ("pay_refund_rate", "mp_refund_rate")
     res = evaluate(build("refund8", now=_busy(refund_every=12)), rules(*names))
@@ -228,6 +230,7 @@ def test_refund_rate_high_is_warning_then_critical(build) -> None:
     )
 
 
+@pytest.mark.slow
 def test_payscore_bad_debt_rate(build) -> None:
     cur = build("baddebt10", payscore={"unpaid_every": 10, "every_min": 1})
     r = by_rule(evaluate(cur, rules("payscore_bad_debt_rate")), "payscore_bad_debt_rate")
@@ -250,6 +253,7 @@ def test_stale_live_data_is_critical(build) -> None:
     assert r.state == State.OK  # a static file is as of its newest data
 
 
+@pytest.mark.slow
 def test_week_over_week_jump_fires_with_enough_volume(build) -> None:
     cur = build(
         "wow_up",
@@ -342,6 +346,7 @@ def test_each_window_is_computed_once(build, monkeypatch) -> None:
     )
 
 
+@pytest.mark.slow
 def test_rate_rests_on_its_rarer_outcome(build) -> None:
     # Refunds 1 in 12 (8.3%) now against 1 in 50 (2%) a week earlier, on 24,000 payments an hour:
     # a refund rate rests on the refunds, counted four times fewer for their lumpy amounts.

@@ -113,6 +113,7 @@ async def test_a_file_that_cannot_change_is_queried_once_per_range(tiny_db: Path
         OverviewScreen.fetch = original  # type: ignore[method-assign]
 
 
+@pytest.mark.slow
 async def test_t_cycles_the_time_range_and_refreshes(tiny_db: Path) -> None:
     app = app_for(tiny_db)
     async with app.run_test() as pilot:
@@ -168,6 +169,7 @@ async def test_r_refreshes_now(tiny_db: Path) -> None:
         assert app.refresh_count == n + 1
 
 
+@pytest.mark.slow
 async def test_number_keys_open_each_pillar_and_esc_returns(tiny_db: Path) -> None:
     from ecotop.queries import PILLARS
     from ecotop.tui.screens.pillar import PillarScreen
@@ -186,6 +188,7 @@ async def test_number_keys_open_each_pillar_and_esc_returns(tiny_db: Path) -> No
         assert isinstance(app.screen, OverviewScreen)
 
 
+@pytest.mark.slow
 async def test_help_lists_every_key(tiny_db: Path) -> None:
     from ecotop.tui.keys import ALL_KEYS
     from ecotop.tui.screens.help import HelpScreen
@@ -209,6 +212,7 @@ async def test_help_lists_every_key(tiny_db: Path) -> None:
         assert isinstance(app.screen, OverviewScreen)
 
 
+@pytest.mark.slow
 async def test_command_palette_runs_actions_by_name(tiny_db: Path) -> None:
     app = app_for(tiny_db)
     async with app.run_test() as pilot:
@@ -222,6 +226,7 @@ async def test_command_palette_runs_actions_by_name(tiny_db: Path) -> None:
         assert app.paused
 
 
+@pytest.mark.slow
 async def test_merchants_console_and_open_merchant_never_crash(tiny_db: Path) -> None:
     import importlib.util
 
@@ -266,6 +271,7 @@ async def test_single_letter_keys_do_not_fire_while_an_input_has_focus(tiny_db: 
         assert app.screen.query_one(Input).value == "qpt1a?"
 
 
+@pytest.mark.slow
 async def test_q_quits_and_stops_the_cycle(tiny_db: Path) -> None:
     app = app_for(tiny_db)
     async with app.run_test() as pilot:
@@ -378,6 +384,7 @@ async def test_no_color_keeps_every_state_readable(tiny_db: Path, monkeypatch) -
         assert "❚❚ PAUSED" in status(app)
 
 
+@pytest.mark.slow
 async def test_a_lost_terminal_ends_the_app_but_not_a_process_that_goes_on(
     tiny_db: Path, monkeypatch
 ) -> None:

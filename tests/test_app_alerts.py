@@ -29,6 +29,7 @@ def rules() -> tuple[Rule, ...]:
     )
 
 
+@pytest.mark.slow
 async def test_a_firing_alert_marks_its_tile_rings_once_and_is_listed(tiny_db: Path) -> None:
     app = make_app(tiny_db, clock=lambda: FIXED, rules=rules(), refresh_s=0.1, alert_every_s=0)
     app.immutable = False  # judge the rules every cycle, as for a file that can change

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from test_app import refreshed
 
 from ecotop.tui.app import make_app
@@ -22,6 +23,7 @@ def app_for(small_db: Path, small_db_end: datetime, **kw):
     return make_app(small_db, **kw)
 
 
+@pytest.mark.slow
 async def test_pay_view_charts_tables_and_drill_down(small_db: Path, small_db_end, monkeypatch):
     app = app_for(small_db, small_db_end)
     opened: list[int] = []
@@ -77,6 +79,7 @@ async def test_pay_view_charts_tables_and_drill_down(small_db: Path, small_db_en
         assert isinstance(app.screen, OverviewScreen)
 
 
+@pytest.mark.slow
 async def test_e_exports_the_focused_table_as_csv(
     small_db: Path, small_db_end, tmp_path: Path, monkeypatch
 ) -> None:
@@ -112,6 +115,7 @@ async def test_e_exports_the_focused_table_as_csv(
         assert rows[0]["entry"] == expected.column("entry")[0].as_py()
 
 
+@pytest.mark.slow
 async def test_every_pillar_view_fills_at_80x24(small_db: Path, small_db_end) -> None:
     from ecotop.queries import PILLARS
 

@@ -49,6 +49,7 @@ def app_with(db: Path, cfg: Path) -> EcotopApp:
     return make_app(db, config_path=cfg, clock=lambda: FIXED, rules=(), refresh_s=30.0)
 
 
+@pytest.mark.slow
 async def test_a_panel_of_config_file_shows_by_name_and_x_removes_it_there(
     db_path: Path, tmp_path: Path
 ) -> None:

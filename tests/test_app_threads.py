@@ -87,6 +87,7 @@ def _tripwire(tiny_db: Path) -> None:
         gw.close()
 
 
+@pytest.mark.slow
 async def test_no_data_work_on_the_ui_thread_at_start_refresh_and_every_key(tiny_db: Path) -> None:
     from ecotop.tui.screens.console import ConsoleScreen
     from ecotop.tui.screens.merchants import MerchantScreen, MerchantsScreen

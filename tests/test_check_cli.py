@@ -60,6 +60,7 @@ def check(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.slow
 def test_ok_exits_0(files, env) -> None:
     p = check(files["ok"], env=env)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -194,6 +195,7 @@ def test_user_config_file_is_read(files, env) -> None:
     assert "config.toml:1: refresh: must be between" in p.stderr
 
 
+@pytest.mark.slow
 def test_locked_file_is_unknown_3(files, env, tmp_path) -> None:
     import shutil
 
@@ -227,6 +229,7 @@ def test_closed_pipe_is_quiet(files, env) -> None:
 @pytest.mark.parametrize(
     ("baseline", "words"), [("day", "a day earlier"), ("previous", "the window before")]
 )
+@pytest.mark.slow
 def test_baseline_says_what_change_rules_compare_with(files, env, baseline, words) -> None:
     """#11: `check --baseline` takes what `kpis --baseline` takes; the default stays a week (the
     rules' meaning), the JSON says which, and the change rules' lines name it."""

@@ -121,6 +121,7 @@ def status_text(screen: ConsoleScreen) -> str:
 # -- running ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_type_a_statement_run_it_and_see_the_value(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -210,6 +211,7 @@ async def test_errors_show_inline_with_a_caret_and_the_cursor_at_the_spot(db_pat
         assert screen.editor.selected_text.startswith("n")
 
 
+@pytest.mark.slow
 async def test_single_letter_keys_never_fire_while_typing(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -228,6 +230,7 @@ async def test_single_letter_keys_never_fire_while_typing(db_path: Path) -> None
 # -- cancel ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["escape", "ctrl+c"])
 async def test_a_slow_query_can_be_cancelled_and_control_returns(db_path: Path, key: str) -> None:
     app = app_for(db_path, refresh_s=0.1)
@@ -273,6 +276,7 @@ async def test_ctrl_c_copies_when_nothing_runs(db_path: Path) -> None:
         assert app.clipboard == "hello\t5"
 
 
+@pytest.mark.slow
 async def test_enter_on_a_cell_shows_its_whole_value(db_path: Path) -> None:
     from ecotop.tui.widgets.sql_dialogs import CellScreen
 
@@ -298,6 +302,7 @@ async def test_enter_on_a_cell_shows_its_whole_value(db_path: Path) -> None:
 # -- history and buffer ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_history_is_kept_across_restarts_with_time_and_rows(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -330,6 +335,7 @@ async def test_history_is_kept_across_restarts_with_time_and_rows(db_path: Path)
         assert screen.editor.text == "select count(*) as n from transactions;"
 
 
+@pytest.mark.slow
 async def test_the_last_buffer_comes_back_on_the_next_start(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -348,6 +354,7 @@ async def test_the_last_buffer_comes_back_on_the_next_start(db_path: Path) -> No
 # -- completion and catalog ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_completion_offers_tables_and_columns_and_keys_drive_it(db_path: Path) -> None:
     app = app_for(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -400,6 +407,7 @@ async def test_catalog_sidebar_lists_tables_with_typed_columns(db_path: Path) ->
 # -- export ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", ["csv", "parquet", "json", "jsonl"])
 async def test_export_reruns_the_statement_unlimited_into_a_file(
     db_path: Path, tmp_path: Path, suffix: str
@@ -520,6 +528,7 @@ async def _try_refused(pilot, app: EcotopApp, tmp_path: Path) -> None:
     cur.close()
 
 
+@pytest.mark.slow
 async def test_every_refused_statement_says_why_and_changes_nothing(
     db_path: Path, tmp_path: Path
 ) -> None:
@@ -528,6 +537,7 @@ async def test_every_refused_statement_says_why_and_changes_nothing(
         await _try_refused(pilot, app, tmp_path)
 
 
+@pytest.mark.slow
 async def test_refused_also_when_this_process_holds_the_file_for_writing(
     db_path: Path, tmp_path: Path
 ) -> None:
@@ -551,6 +561,7 @@ async def test_refused_also_when_this_process_holds_the_file_for_writing(
 # -- pinned panels ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Path) -> None:
     from ecotop.tui import config
     from ecotop.tui.widgets.pinned import PinnedPanel
@@ -587,6 +598,7 @@ async def test_a_pinned_query_survives_a_restart_and_can_be_removed(db_path: Pat
     assert config.panels_in(config.user_file()) == []
 
 
+@pytest.mark.slow
 async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -634,6 +646,7 @@ async def test_pinned_kinds_draw_and_bad_or_slow_pins_only_fail_themselves(
         cur.close()
 
 
+@pytest.mark.slow
 async def test_pin_from_the_command_palette(db_path: Path) -> None:
     from textual.command import CommandPalette
 
@@ -687,6 +700,7 @@ async def _console_with_result(pilot) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_console_snapshot(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(_snapshot_app(db_path), terminal_size=size, run_before=_console_with_result)

@@ -151,6 +151,7 @@ def test_rate_without_live_on_a_file_is_a_usage_error(tiny_db: Path) -> None:
     assert run("--rate", "10", str(tiny_db)).exit_code == 2
 
 
+@pytest.mark.slow
 def test_a_file_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
     held = dashboard_data.build(tmp_path / "held.duckdb")
     code = textwrap.dedent(
@@ -180,6 +181,7 @@ def test_a_file_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
         holder.wait(10)
 
 
+@pytest.mark.slow
 async def test_opening_a_file_never_writes_to_it(tmp_path: Path) -> None:
     from ecotop.tui.app import make_app
 

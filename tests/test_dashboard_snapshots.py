@@ -45,6 +45,7 @@ def _pillar(key: str):
     return run_before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
 def test_overview(snap_compare, small_db: Path, small_db_end, size) -> None:
     app = _app(small_db, small_db_end)
@@ -54,6 +55,7 @@ def test_overview(snap_compare, small_db: Path, small_db_end, size) -> None:
         app.db.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
 def test_pay_view(snap_compare, small_db: Path, small_db_end, size) -> None:
     app = _app(small_db, small_db_end, range_key="24h")

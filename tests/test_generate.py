@@ -143,6 +143,7 @@ def test_every_reference_resolves(db: store.Database) -> None:
         assert q(db, sql)[0][0] == 0, name
 
 
+@pytest.mark.slow
 def test_rollups_equal_an_independent_group_by(db: store.Database) -> None:
     rows = q(
         db,
@@ -192,6 +193,7 @@ def _fingerprint(path: Path) -> dict[str, tuple]:
         }
 
 
+@pytest.mark.slow
 def test_same_scale_seed_end_give_identical_data(tmp_path: Path) -> None:
     end = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
     a = generate(tmp_path / "a.duckdb", scale=0.003, seed=3, days=2, end=end)
@@ -204,6 +206,7 @@ def test_same_scale_seed_end_give_identical_data(tmp_path: Path) -> None:
     assert fa["merchants"] != fc["merchants"]
 
 
+@pytest.mark.slow
 def test_ids_are_a_pure_function_of_scale_and_seed(tmp_path: Path) -> None:
     """Dimension ids (and what they name) do not depend on the history's end or length."""
     generate(

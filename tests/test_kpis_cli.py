@@ -185,6 +185,7 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_locked_file_is_one_line_and_exit_1(tiny: Path, tmp_path: Path) -> None:
     locked = tmp_path / "locked.duckdb"
     locked.write_bytes(tiny.read_bytes())

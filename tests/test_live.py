@@ -114,6 +114,7 @@ def test_ids_agree_with_the_file(stream: EventStream, small_db: Path, small_db_e
         assert running >= 0
 
 
+@pytest.mark.slow
 def test_deterministic_and_split_invariant(small_db_end: datetime) -> None:
     a, b = EventStream(SCALE, SEED), EventStream(SCALE, SEED)
     lo = small_db_end + timedelta(hours=2, minutes=3, seconds=7)
@@ -135,6 +136,7 @@ def test_empty_and_inverted_windows(stream: EventStream, small_db_end: datetime)
         assert all(t.num_rows == 0 for t in batch.values())
 
 
+@pytest.mark.slow
 def test_rate_scales_the_volume(small_db_end: datetime) -> None:
     lo, hi = small_db_end + timedelta(hours=3), small_db_end + timedelta(hours=3, minutes=20)
     base = EventStream(SCALE, SEED)
@@ -151,6 +153,7 @@ def test_rate_scales_the_volume(small_db_end: datetime) -> None:
     fast.close()
 
 
+@pytest.mark.slow
 def test_new_users_and_merchants_arrive(small_db_end: datetime) -> None:
     s = EventStream(SCALE, SEED, rate=natural_rate(SCALE) * 40)
     batch = s.events(small_db_end, small_db_end + timedelta(minutes=30))
@@ -168,6 +171,7 @@ def _copy(small_db: Path, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_append_keeps_rollups_equal_to_raw(small_db: Path, small_db_end, tmp_path: Path) -> None:
     path = _copy(small_db, tmp_path)
     with store.open_db(path, write=True) as db:

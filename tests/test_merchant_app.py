@@ -101,6 +101,7 @@ async def test_m_lists_every_merchant_sorted_by_gmv(tiny_path: Path) -> None:
         assert app.last_error is None
 
 
+@pytest.mark.slow
 async def test_sort_keys(tiny_path: Path) -> None:
     app = app_for(tiny_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -135,6 +136,7 @@ async def test_sort_keys(tiny_path: Path) -> None:
         ("'; DROP TABLE merchants; --", [4]),
     ],
 )
+@pytest.mark.slow
 async def test_filter_is_literal(tiny_path: Path, text: str, ids) -> None:
     app = app_for(tiny_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -162,6 +164,7 @@ def _key(ch: str) -> str:
     return names.get(ch, ch)
 
 
+@pytest.mark.slow
 async def test_filter_without_match_says_so_and_keys_do_not_fire(tiny_path: Path) -> None:
     app = app_for(tiny_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -177,6 +180,7 @@ async def test_filter_without_match_says_so_and_keys_do_not_fire(tiny_path: Path
         assert screen.view.num_rows == 8 and "-empty" not in screen.classes
 
 
+@pytest.mark.slow
 async def test_enter_opens_the_merchant_and_esc_comes_back_with_filter_and_position(
     tiny_path: Path,
 ) -> None:
@@ -209,6 +213,7 @@ async def test_enter_opens_the_merchant_and_esc_comes_back_with_filter_and_posit
         await wait_for(pilot, lambda: not isinstance(app.screen, MerchantsScreen))
 
 
+@pytest.mark.slow
 async def test_esc_in_the_filter_box_returns_to_the_list(tiny_path: Path) -> None:
     app = app_for(tiny_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -281,6 +286,7 @@ async def _merchant_view(pilot) -> None:
     await pilot.pause(0.3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
 def test_merchant_view_snapshot(snap_compare, small_db: Path, small_db_end, size) -> None:
     app = _snap_app(small_db, small_db_end)

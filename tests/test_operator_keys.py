@@ -70,6 +70,7 @@ async def test_help_first_page_at_80x24_names_the_main_keys(tiny_db: Path) -> No
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.slow
 async def test_help_scrolls_and_esc_closes(tiny_db: Path) -> None:
     from ecotop.tui.screens.help import HelpScreen
 
@@ -91,6 +92,7 @@ async def test_help_scrolls_and_esc_closes(tiny_db: Path) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.slow
 async def test_help_is_context_sensitive(tiny_db: Path) -> None:
     """On the merchant list, `?` lists its sort keys; on the overview it does not."""
     from ecotop.tui.screens.help import HelpScreen
@@ -147,6 +149,7 @@ async def test_chart_axes_read_as_their_tiles(column: str, values: list, forbidd
         assert any(re.search(r"\d\d:\d\d", ln) for ln in lines)  # clock time on the x axis
 
 
+@pytest.mark.slow
 async def test_sorting_the_merchant_list_shows_the_top(tmp_path: Path) -> None:
     """#11 point 9: after a sort key the list opened in the middle (the cursor followed the merchant
     it was on); with the cursor on the first row, a new sort shows the new first rows, and Industry ▲
@@ -200,6 +203,7 @@ async def test_sorting_the_merchant_list_shows_the_top(tmp_path: Path) -> None:
         merchants_screen.clear_cache()
 
 
+@pytest.mark.slow
 async def test_pillar_table_owns_the_keys_when_the_view_opens(tiny_db: Path) -> None:
     """#11 point 6: in a pillar view titled "(enter: open)", enter did nothing until Tab and Down
     scrolled the page; the table under the cursor owns the keys from the start."""
@@ -267,6 +271,7 @@ async def test_funnel_says_customers_and_of_how_many() -> None:
     assert "103" in text and "190" in text
 
 
+@pytest.mark.slow
 async def test_no_color_marks_the_selected_row(tiny_db: Path, monkeypatch) -> None:
     """#11 NO_COLOR: the selected row is marked by something other than colour: ▶ in the merchant
     list, reverse video in the list and in pillar tables."""
@@ -303,6 +308,7 @@ async def test_no_color_marks_the_selected_row(tiny_db: Path, monkeypatch) -> No
         assert "reverse" in str(style.text_style)
 
 
+@pytest.mark.slow
 async def test_b_cycles_the_baseline_and_the_status_bar_says_which(tiny_db: Path) -> None:
     """#11 'Change against what?': the dashboard compares with the same time last week by default
     (ranges up to 24h), `b` cycles previous window / yesterday / last week, the status bar says
@@ -342,6 +348,7 @@ async def test_b_cycles_the_baseline_and_the_status_bar_says_which(tiny_db: Path
         assert "vs last week" in status()
 
 
+@pytest.mark.slow
 async def test_T_steps_back_and_notices_do_not_stack(tiny_db: Path) -> None:
     """#11: `T` steps the range back; `+`/`-` pressed seven times leave one notice, not seven;
     `r` while paused resumes and says so."""
@@ -367,6 +374,7 @@ async def test_T_steps_back_and_notices_do_not_stack(tiny_db: Path) -> None:
         assert [n.message for n in app._notifications] == ["resumed: refreshing now"]
 
 
+@pytest.mark.slow
 async def test_palette_finds_pillars_and_merchants_by_name(tiny_db: Path) -> None:
     """#11: typing `wecom` in the palette found nothing and entries said `action: pillar(1)`; now
     the pillars are found by name and a merchant by part of its name opens it."""
@@ -401,6 +409,7 @@ async def test_palette_finds_pillars_and_merchants_by_name(tiny_db: Path) -> Non
         await until(pilot, lambda: isinstance(app.screen, MerchantScreen))
 
 
+@pytest.mark.slow
 async def test_q_asks_once_while_a_spool_feeds_the_file(tmp_path: Path) -> None:
     """#11: `q` while `--spool` ingests asks (y/n), since quitting stops the feed; n goes back,
     q again (or y) quits. A file without a feed quits at once."""
@@ -435,6 +444,7 @@ async def test_q_asks_once_while_a_spool_feeds_the_file(tmp_path: Path) -> None:
     assert quit_ok
 
 
+@pytest.mark.slow
 async def test_esc_clears_the_filter_before_it_leaves(tiny_db: Path) -> None:
     """#11: esc undoes one step: in a filtered list it clears the filter first, then leaves."""
     from ecotop.tui.screens.merchants import MerchantsScreen
@@ -461,6 +471,7 @@ async def test_esc_clears_the_filter_before_it_leaves(tiny_db: Path) -> None:
         assert isinstance(app.screen, OverviewScreen)
 
 
+@pytest.mark.slow
 async def test_overview_panels_take_focus_and_enter_opens_the_pillar(tiny_db: Path) -> None:
     """#11 (btop's boxes): Tab or the arrows move between the seven panels, the focused one has a
     ring, enter opens that pillar."""
@@ -514,6 +525,7 @@ async def test_tiles_older_than_the_range_on_screen_say_so(tiny_db: Path) -> Non
         assert "⟳" not in str(panels[0].border_title)
 
 
+@pytest.mark.slow
 async def test_alerts_count_not_judged_and_not_compared_apart_and_show_windows(
     tiny_db: Path,
 ) -> None:
@@ -551,6 +563,7 @@ async def test_alerts_count_not_judged_and_not_compared_apart_and_show_windows(
             assert str(a.rule.window) in text
 
 
+@pytest.mark.slow
 async def test_console_esc_closes_completion_then_cancels_then_leaves(tiny_db: Path) -> None:
     """#11: in the console esc closes completion first, then cancels a running query, then
     leaves (it cancelled the query and left the menu open)."""

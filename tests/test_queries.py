@@ -214,6 +214,7 @@ def _check_against_polars(
     return ks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shift", [timedelta(0), -timedelta(days=3, minutes=17)])
 @pytest.mark.parametrize("range_key", list(queries.RANGES))
 def test_headlines_match_an_independent_polars_computation(
@@ -273,6 +274,7 @@ def _params(w: queries.Window) -> dict[str, Any]:
 OWN = set(PILLARS) | {"users", "overview"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("range_key", ["15m", "24h", "30d"])
 def test_every_named_query_runs_and_returns_its_documented_columns(
     syn: Any, range_key: str

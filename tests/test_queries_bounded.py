@@ -152,6 +152,7 @@ def _batch(cur: Any, start: datetime) -> dict[str, pa.Table]:
     }
 
 
+@pytest.mark.slow
 def test_exact_after_live_ingestion_a_refund_and_a_day_boundary(base: Path, tmp_path: Path) -> None:
     path = tmp_path / "live.duckdb"
     shutil.copy(base, path)
@@ -205,6 +206,7 @@ def test_as_of_is_never_later_than_the_wall_clock(base: Path, tmp_path: Path) ->
         assert latest is not None and latest <= datetime.now(UTC)
 
 
+@pytest.mark.slow
 def test_a_version_2_file_is_refused_read_only_and_migrates_to_the_same_answers(
     base: Path, tmp_path: Path
 ) -> None:

@@ -250,6 +250,7 @@ def test_bad_sql_is_one_line_with_position_and_exit_1(dbfile: Path) -> None:
         "SET threads = 64",
     ],
 )
+@pytest.mark.slow
 def test_refused_statement_exits_1_and_changes_nothing(dbfile: Path, sql: str) -> None:
     before = tx_count(dbfile)
     r = ecotop("query", str(dbfile), sql)
@@ -264,6 +265,7 @@ def test_missing_file_exits_1(tmp_path: Path) -> None:
     assert r.returncode == 1 and "no such file" in err(r)
 
 
+@pytest.mark.slow
 def test_locked_file_exits_1(dbfile: Path, tmp_path: Path) -> None:
     path = tmp_path / "locked.duckdb"
     path.write_bytes(dbfile.read_bytes())
@@ -336,6 +338,7 @@ def test_out_in_a_missing_directory_exits_1(dbfile: Path, tmp_path: Path) -> Non
 # --- pipes -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_a_closed_pipe_ends_quietly(dbfile: Path, fmt: str) -> None:
     proc = subprocess.Popen(
@@ -403,6 +406,7 @@ def _copy(dbfile: Path, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("force", [[], ["--force"]])
 @pytest.mark.parametrize("target", ["self", "wal", "other-db", "new-wal"])
 def test_out_never_overwrites_a_database_or_its_wal(
@@ -468,6 +472,7 @@ def test_timeout_must_be_a_number(dbfile: Path, bad: str) -> None:
     assert ecotop("query", str(dbfile), "SELECT 1", "--timeout", bad).returncode == 2
 
 
+@pytest.mark.slow
 def test_first_ctrl_c_stops_the_query_with_130(dbfile: Path) -> None:
     import signal
 

@@ -71,6 +71,7 @@ def served_copy(small_db: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_readers_get_the_same_numbers_through_the_writer(served_copy: Path) -> None:
     direct = run("kpis", str(served_copy), "--range", "24h", "--json")
     assert direct.returncode == 0, direct.stderr
@@ -102,6 +103,7 @@ def test_readers_get_the_same_numbers_through_the_writer(served_copy: Path) -> N
     assert json.loads(after.stdout) == json.loads(q.stdout)
 
 
+@pytest.mark.slow
 def test_same_errors_and_exit_codes_through_the_socket(served_copy: Path) -> None:
     writer = start_writer(served_copy)
     try:
@@ -206,6 +208,7 @@ def test_two_writers_one_wins_the_other_says_who(served_copy: Path) -> None:
         stop(writer)
 
 
+@pytest.mark.slow
 def test_per_client_limits(served_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECOTOP_SERVE_ADHOC_TIMEOUT", "0.5")
     writer = subprocess.Popen(
@@ -232,6 +235,7 @@ def test_per_client_limits(served_copy: Path, monkeypatch: pytest.MonkeyPatch) -
         stop(writer)
 
 
+@pytest.mark.slow
 async def test_dashboard_reads_through_the_writer_and_survives_its_death(served_copy: Path) -> None:
     from ecotop.store.remote import RemoteDatabase
     from ecotop.tui.app import make_app

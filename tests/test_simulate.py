@@ -43,6 +43,7 @@ def _files(spool: Path) -> list[Path]:
     return sorted(p for p in spool.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
+@pytest.mark.slow
 def test_simulate_writes_whole_files_and_a_summary(tmp_path: Path, small_db_end) -> None:
     spool = tmp_path / "spool"
     run = subprocess.run(
@@ -61,6 +62,7 @@ def test_simulate_writes_whole_files_and_a_summary(tmp_path: Path, small_db_end)
     assert {"transaction", "session", "channel_view"} <= set(summary["by_kind"])
 
 
+@pytest.mark.slow
 def test_producer_and_ingester_at_once(tmp_path: Path, small_db: Path, small_db_end) -> None:
     """Two real processes: every event simulate writes lands once; none is rejected."""
     db = tmp_path / "live.duckdb"
@@ -128,6 +130,7 @@ def test_simulate_usage_errors() -> None:
     assert run.returncode == 2 and "UTC offset" in run.stderr
 
 
+@pytest.mark.slow
 def test_simulate_rate_and_events(tmp_path: Path, small_db_end) -> None:
     spool = tmp_path / "spool"
     run = subprocess.run(
@@ -171,6 +174,7 @@ def hour_old_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("100000", "20000", "0.05", "parquet"),
     ],
 )
+@pytest.mark.slow
 def test_every_file_simulate_writes_is_ingested(
     tmp_path: Path, hour_old_db: Path, rate: str | None, events: str | None, interval: str, fmt: str
 ) -> None:

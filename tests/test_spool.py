@@ -128,6 +128,7 @@ def batches(n_files: int, per_file: int, seed: int = 1) -> list[dict[str, pa.Tab
 # -- every kind, every format ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["ndjson", "csv", "parquet"])
 def test_every_kind_loads_exactly_with_its_rollups(
     fmt: str, db_path: Path, spool_dir: Path
@@ -500,6 +501,7 @@ def test_feed_thread_ingests_while_running_and_stops_cleanly(
     db.close()
 
 
+@pytest.mark.slow
 def test_wal_stays_bounded_under_continuous_ingest(db_path: Path, spool_dir: Path) -> None:
     limit = 512 * 1024
     db = open_db(db_path, write=True)
@@ -575,6 +577,7 @@ def test_readme_documents_every_kind_and_its_example_lines_are_valid(db_path: Pa
 # -- small files that queue up are loaded together ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_queued_small_files_load_together_each_logged_and_a_bad_one_rejected_alone(
     db_path: Path, spool_dir: Path
 ) -> None:

@@ -96,6 +96,7 @@ def _assert_exactly_once(db: Path, template: Path, spool: Path, names: list[str]
     d.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before_commit", "after_commit", "after_move"])
 def test_a_crash_at_each_point_loses_and_duplicates_nothing(
     point: str, template: Path, tmp_path: Path
@@ -121,6 +122,7 @@ def test_a_crash_at_each_point_loses_and_duplicates_nothing(
     _assert_exactly_once(db, template, spool, [f.name for f in files])
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_many_times(template: Path, tmp_path: Path) -> None:
     """20 kill -9s of `ingest --watch` mid-run (checkpoints forced often), then a final --once."""
     db = tmp_path / "t.duckdb"
@@ -169,6 +171,7 @@ def test_kill_9_at_random_moments_many_times(template: Path, tmp_path: Path) -> 
     _assert_exactly_once(db, template, spool, [f.name for f in files])
 
 
+@pytest.mark.slow
 def test_sigterm_and_sigint_stop_watch_cleanly(template: Path, tmp_path: Path) -> None:
     db = tmp_path / "t.duckdb"
     shutil.copy(template, db)

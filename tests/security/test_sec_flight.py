@@ -81,6 +81,7 @@ HOSTILE_TICKETS = [
 @pytest.mark.parametrize(
     "ticket", HOSTILE_TICKETS, ids=[t[:30].decode(errors="replace") for t in HOSTILE_TICKETS]
 )
+@pytest.mark.slow
 def test_hostile_ticket_gets_one_line_and_no_server_detail(
     writer: tuple[Path, Any], ticket: bytes
 ) -> None:
@@ -98,6 +99,7 @@ def test_hostile_ticket_gets_one_line_and_no_server_detail(
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_sql_kind_obeys_the_time_limit(writer: tuple[Path, Any]) -> None:
     path, _ = writer
     c = Client(path, "slow")
@@ -192,6 +194,7 @@ def test_work_stops_when_its_client_goes(dbfile: Path, kind: str) -> None:
         stop(proc)
 
 
+@pytest.mark.slow
 def test_the_per_client_limit_is_per_client(writer: tuple[Path, Any]) -> None:
     path, _ = writer
     busy = [Client(path, "hog") for _ in range(2)]
