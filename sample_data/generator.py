@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
-
 from ecotop import store
 from ecotop.sample_data import model, sql
 from ecotop.sample_data.model import INDUSTRIES, Params
@@ -115,7 +113,7 @@ class _Progress:
 
 def _one_line(exc: BaseException, scale: float, limits: store.Limits) -> BaseException:
     """Running out of memory as one line a user can act on; anything else as it was."""
-    if isinstance(exc, duckdb.OutOfMemoryException):
+    if bulk.is_out_of_memory(exc):
         return store.errors.BadInput(
             f"scale {scale:g} needs more memory than the limit of {limits.memory_limit} "
             "(set ECOTOP_MEMORY_LIMIT higher, or generate a smaller --scale or fewer --days)"

@@ -64,3 +64,9 @@ def memory_connection(threads: int = 1, memory_limit: str = "512MB") -> duckdb.D
     )
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True when `exc` is DuckDB running out of its memory limit (callers above the store never
+    import duckdb to tell)."""
+    return isinstance(exc, duckdb.OutOfMemoryException)

@@ -56,6 +56,6 @@ def is_tty(stream: Any = None) -> bool:
     """True when `stream` (default stderr) is a terminal: progress bars and colour only then."""
     stream = stream or sys.stderr
     try:
-        return stream.isatty()
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False

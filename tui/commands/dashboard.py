@@ -14,10 +14,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ecotop.tui.commands.common import fail, guarded, is_tty
+
+if TYPE_CHECKING:  # the app loads Textual: only when the dashboard really starts
+    from ecotop.tui.app import EcotopApp
 
 #: The demo database: small enough to be made in seconds on first run (scale 0.02 over 30 days is
 #: ~0.7M rows, about 5 s of CPU here).
@@ -45,9 +49,7 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
     kwargs = {"scale": scale, "seed": seed, "days": DEMO_DAYS}
     try:
         if is_tty():
-            with click.progressbar(
-                length=1000, label="generating", file=click.get_text_stream("stderr")
-            ) as bar:
+            with click.progressbar(length=1000, label="generating", file=sys.stderr) as bar:
                 done = [0]
 
                 def progress(*args: object) -> None:  # (stage, fraction) from the generator
@@ -69,11 +71,12 @@ def ensure_demo(path: Path, *, scale: float = DEMO_SCALE, seed: int = DEMO_SEED)
     return path
 
 
-def open_demo(**kwargs):  # type: ignore[no-untyped-def]
+def open_demo(**kwargs: Any) -> EcotopApp:
     """The app on the demo database: made on first run, made again when this build cannot read it,
     and watched read-only (through the running one) when another ecotop already simulates it."""
     from ecotop.queries import errors
-    from ecotop.tui.app import demo_path, make_app
+    from ecotop.tui.app import demo_path
+    from ecotop.tui.factory import make_app
 
     path = demo_path()
     ensure_demo(path)
@@ -200,7 +203,7 @@ def dashboard(
             "`ecotop kpis`, `ecotop check` or `ecotop query`",
             2,
         )
-    from ecotop.tui.app import load_settings, make_app
+    from ecotop.tui.factory import load_settings, make_app
 
     # Settings first: a bad config file fails before anything is created or opened.
     settings = load_settings(config_path, {"range": range_key, "refresh": refresh_s})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -113,7 +114,7 @@ def generate(
     bars: list[Any] = []  # one bar per phase on a terminal, nothing when piped
     progress: Callable[[str, float], None] | None = None
     if is_tty():
-        err = click.get_text_stream("stderr")
+        err = sys.stderr
 
         def show(stage: str, fraction: float) -> None:
             if bars:

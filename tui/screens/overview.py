@@ -54,7 +54,7 @@ class OverviewScreen(EcotopScreen):
     """Seven pillar panels and an alerts summary, refreshed by the app's cycle."""
 
     can_go_back: ClassVar[bool] = False
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (180, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (180, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move_focus(-1, 0)", "Panel left", show=False),
         Binding("right", "move_focus(1, 0)", "Panel right", show=False),

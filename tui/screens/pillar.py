@@ -108,7 +108,7 @@ class PillarScreen(EcotopScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("e", "export", "Export table"),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-medium"), (160, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (160, "-wide")]
 
     DEFAULT_CSS = """
     PillarScreen #pillar-body { height: 1fr; }

@@ -7,6 +7,7 @@ receive the dict of `queries.merchant.merchant_detail`, never a connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import RenderableType
@@ -63,7 +64,7 @@ class _Panel(Widget):
         super().__init__(id=id)
         self.border_title = title
 
-    def set_rows(self, rows: list[tuple[str, ...]], subtitle: str | None = None) -> None:
+    def set_rows(self, rows: Sequence[tuple[Any, ...]], subtitle: str | None = None) -> None:
         new = tuple(tuple(r) for r in rows)
         if subtitle is not None and subtitle != self.border_subtitle:
             self.border_subtitle = subtitle

@@ -36,7 +36,7 @@ _DIALOG_CSS = """
 """
 
 
-def _see_through(screen: ModalScreen) -> None:
+def _see_through(screen: ModalScreen[Any]) -> None:
     """Dim the screen beneath instead of hiding it (the app's `Screen` rule paints every screen,
     modal ones included, opaque; an inline style wins over it)."""
     from textual.color import Color
