@@ -39,6 +39,7 @@ from ecotop.sample_data import generator, model, sql
 from ecotop.sample_data.model import EVENTS, Params
 from ecotop.store import bulk
 from ecotop.store.db import apply_migrations
+from ecotop.store.ingest import ID_COLUMNS  # the id columns of new events: one list
 
 # The tables a stream produces rows for (every raw table that grows with time).
 STREAM_TABLES = (
@@ -59,13 +60,6 @@ STREAM_TABLES = (
     "live_sessions",
     "channel_views",
 )
-
-ID_COLUMNS = {
-    "transactions": "tx_id",
-    "payscore_orders": "order_id",
-    "users": "user_id",
-    "merchants": "merchant_id",
-}
 
 _SLOT_TABLES = (
     "app_sessions",
@@ -163,7 +157,7 @@ class EventStream:
 
         with EventStream(self.scale, self.seed, display_zone=zone) as natural:
             rows = natural.events(at - timedelta(minutes=30), at + timedelta(minutes=30))
-        n = sum(t.num_rows for t in rows.values())
+        n = int(sum(t.num_rows for t in rows.values()))
         return max(n, 1) / 3600.0
 
     def close(self) -> None:

@@ -45,7 +45,8 @@ RAW_TABLES = (
     "channel_views",
 )
 
-# Id columns of new events (for EventStream(start_ids=next_ids(db))).
+# Id columns of new events (for EventStream(start_ids=next_ids(db))): the one list, also
+# sample_data.live's.
 ID_COLUMNS = {
     "transactions": "tx_id",
     "payscore_orders": "order_id",
