@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, stats
+from benchmarks.common import ROOT, row, stats
 
 FILE_EVENTS = 20_000
 
@@ -271,4 +271,40 @@ def run(ctx: Any) -> dict[str, Any]:
         "same run, same file: lake = Postgres catalog on 127.0.0.1 + local data directory; "
         f"ingest files of {FILE_EVENTS} events, parquet"
     )
+    out["rows"] = _rows(out)
     return out
+
+
+def _rows(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """BENCHMARKS.md lines: the refresh on a lake beside the same file, and ingest into a lake."""
+    area = "Lake (DuckLake, Postgres catalog)"
+    rows = []
+    if "refresh" in out:
+        r = out["refresh"]
+        rows.append(
+            row(
+                area,
+                "overview refresh p95 on a lake",
+                "<= 2x the same file",
+                r["lake"]["p95_ms"],
+                anchor=r["file"]["p95_ms"],
+                anchor_what="the same refresh on the DuckDB file the lake was imported from",
+                ok=r["p95_ratio_lake_vs_file"] <= 2.0,
+            )
+        )
+    one = out.get("ingest", {}).get("1_writer")
+    for key, w in out.get("ingest", {}).items():
+        rows.append(
+            row(
+                area,
+                f"ingest into a lake, {key.replace('_', ' ')} ({w['events']:,} events, "
+                f"{w['rejected']} rejected)",
+                "—",
+                w["events_per_s"],
+                unit="events/s",
+                anchor=one["events_per_s"] if one and w is not one else None,
+                anchor_what="one writer, same run" if one and w is not one else "",
+                note=f"{w['cpu_s_per_100k_events']} s CPU per 100k events",
+            )
+        )
+    return rows
