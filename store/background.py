@@ -19,6 +19,8 @@ class BackgroundFeed:
     """Runs `tick()` on its own thread until `stop()`; a failure stops it and is kept in `error`."""
 
     thread_name = "ecotop-feed"
+    #: True when quitting would stop work a user cares about (the dashboard asks first)
+    asks_before_quit: bool = False
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from ecotop.store.errors import StoreError
 
 if TYPE_CHECKING:
     from ecotop.store.remote import RemoteDatabase
+    from ecotop.store.spool.load import Loader
 
 SCHEMA_VERSION = 3
 #: A DuckDB connection or cursor (the type, for layers that do not import duckdb).
@@ -94,6 +95,12 @@ class Database:
         """A new cursor for one worker thread (DuckDB cursors are not shared across threads)."""
         threadguard.check("DuckDB cursor")
         return self.con.cursor()
+
+    def make_loader(self, cur: duckdb.DuckDBPyConnection) -> Loader:
+        """The spool's loader for this file on `cur` (a lake brings its own: store.lake.LakeLoader)."""
+        from ecotop.store.spool.load import Loader
+
+        return Loader(cur)
 
     def meta(self) -> dict[str, str]:
         """Every key of ecotop_meta (schema_version, generated, scale, seed, sample_mod, ...)."""

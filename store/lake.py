@@ -363,7 +363,7 @@ class LakeDatabase(Database):
         finally:
             cur.close()
 
-    def make_loader(self, cur: duckdb.DuckDBPyConnection) -> Any:
+    def make_loader(self, cur: duckdb.DuckDBPyConnection) -> LakeLoader:
         """The spool's loader for this lake: each file under a lake-wide claim (LakeLoader)."""
         if self._claims is None:
             self._claims = Claims(self.uri)

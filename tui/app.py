@@ -363,7 +363,7 @@ class EcotopApp(RefreshCycle):
         if isinstance(self.screen, Confirm):
             return
         feed = self.feed
-        if feed is not None and getattr(feed, "spool", None) is not None:
+        if feed is not None and feed.asks_before_quit:
 
             def answered(yes: bool | None) -> None:
                 if yes:

@@ -21,6 +21,8 @@ class Feed(Protocol):
 
     total: int
     interval_s: float
+    #: quitting stops work in hand, so the dashboard asks first (a spool: True; the simulator: False)
+    asks_before_quit: bool
     last_append_at: datetime | None
     last_event_until: datetime | None
     error: BaseException | None

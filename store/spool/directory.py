@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -23,6 +23,9 @@ from ecotop.store.errors import StoreError
 from ecotop.store.spool.load import Loader, Prepared
 from ecotop.store.spool.read import _long_line, file_format, max_file_bytes, max_line_bytes, sha256
 from ecotop.store.spool.results import FileResult, Problem, Rejected
+
+if TYPE_CHECKING:
+    from ecotop.store.db import Database
 
 DEFAULT_WAL_LIMIT = 64 * 1024 * 1024
 
@@ -139,7 +142,7 @@ class Spool:
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         directory: str | os.PathLike[str],
         *,
         delete: bool = False,
@@ -169,8 +172,7 @@ class Spool:
         self.crash = crash
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._loader: Loader | None = None
-        path = getattr(db, "path", None)
-        self.wal_path = Path(f"{path}.wal") if path else None
+        self.wal_path: Path | None = Path(f"{db.path}.wal")
         self.checkpoints = 0
         self.checkpoint_error: str | None = None
         self.wal_peak = 0
@@ -183,7 +185,7 @@ class Spool:
         if self._cur is None:
             self._cur = self.db.cursor()
             # a lake brings its own Loader (store.lake.LakeLoader: a lake-wide claim per file)
-            self._loader = getattr(self.db, "make_loader", Loader)(self._cur)
+            self._loader = self.db.make_loader(self._cur)
         return self._cur
 
     @property

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecotop.store.background import BackgroundFeed
 from ecotop.store.spool.directory import DEFAULT_WAL_LIMIT, Spool
 from ecotop.store.spool.results import FileResult
+
+if TYPE_CHECKING:
+    from ecotop.store.db import Database
 
 
 class SpoolFeed(BackgroundFeed):
@@ -26,10 +29,12 @@ class SpoolFeed(BackgroundFeed):
     """
 
     thread_name = "ecotop-spool"
+    #: quitting stops the ingestion of the spool: the dashboard asks first
+    asks_before_quit = True
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         directory: str | os.PathLike[str],
         *,
         interval_s: float = 0.5,
