@@ -79,7 +79,7 @@ def _doc(text: str) -> str:
 def registry() -> dict[str, Query]:
     """Every named query by `pillar/name`, read from the package once per process."""
     out: dict[str, Query] = {}
-    root = resources.files("queries")
+    root = resources.files("ecotop.queries")
     pillars = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")]
     for pillar in sorted(pillars, key=lambda p: p.name):
         for f in sorted(pillar.iterdir(), key=lambda p: p.name):
