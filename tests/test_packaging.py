@@ -17,10 +17,10 @@ def test_the_named_queries_load_away_from_the_checkout(tmp_path: Path) -> None:
     """Run from an empty directory with the checkout off sys.path: every named query is found
     through the installed package's own resources (a bare `queries` name broke `pip install .`)."""
     code = (
-        "import sys; sys.path = [p for p in sys.path if p not in ('', {!r})]\n"
+        f"import sys; sys.path = [p for p in sys.path if p not in ('', {str(ROOT)!r})]\n"
         "from ecotop.queries.registry import registry\n"
         "print(len(registry()))\n"
-    ).format(str(ROOT))
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
