@@ -167,7 +167,8 @@ def ingest(
                 stop.wait(interval)
     except KeyboardInterrupt:
         caught.append(signal.SIGINT)
-    except BadInput as exc:  # the spool directory went away or broke: stop with the summary (#15.11)
+    # the spool directory went away or broke: stop with the summary (#15.11)
+    except BadInput as exc:
         failure = exc
     finally:
         for s, h in old.items():
