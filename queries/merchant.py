@@ -13,6 +13,9 @@ without going back to the database).
   case-insensitive substring match on name, industry and city; sorting with missing values last.
 - `find_merchants(cur, text)` / `resolve_merchant(cur, text)`: a merchant by id or name.
 - `merchant_detail(cur, merchant_id, win)`: the funnel and every tile of the merchant view.
+
+One piece over ~500 lines: the list and the one-merchant view share the window arithmetic and
+the result shaping; the SQL itself is in queries/merchant/*.sql.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Everything here is a pure function of (scale, seed): the generator (`sample_data.generator`) and the
 live event source (`sample_data.live`) build the same dimension tables and the same per-minute event
 process from it, so ids and volumes agree between a generated file and a live stream.
+
+Data over ~500 lines: sizes, industries, places, names and curves of the sample ecosystem.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ weekend lift, daily and per-minute noise); a minute's row count is the differenc
 running sum of rates within its local day, so a minute's events are the same whoever generates them.
 
 Every statement here is built only from numbers computed in this package (never from user input).
+
+Data over ~500 lines: the sample ecosystem's SQL text, one statement per table.
 """
 
 from __future__ import annotations

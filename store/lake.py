@@ -21,6 +21,10 @@ The schema is the migrations' SQL (store/migrations) with what DuckLake cannot h
 (PRIMARY KEY, UNIQUE, CHECK, indexes); raw event tables are partitioned by day of their time column.
 Writers claim each spool file lake-wide (see `LakeLoader`) so a file is ingested exactly once across
 every host.
+
+One piece over ~500 lines: opening, initialising, importing, maintaining and the lake-wide
+claim of a lake all share the attach string's parsing and the extension loading; split by verb,
+each part would re-import the same private helpers.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ and day sums for the top-N tables; per-merchant hour, day and week sums; the mer
 Every rollup row is a delta: readers always SUM (or bit_or) over a key. The same SQL builds the rollups
 for a whole database (the generator, migrations 2 and 3) and the deltas of one ingested batch
 (ingestion), by pointing it at a different source relation, in the caller's transaction.
+
+One piece over ~500 lines: the SQL that defines every rollup lives beside the code that applies
+it, so the rebuild and the per-batch deltas cannot drift apart.
 """
 
 from __future__ import annotations

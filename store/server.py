@@ -13,6 +13,9 @@ ticket gets one line back; a failure's details go to the writer's stderr, never 
 Every request must carry `authorization: Bearer <secret>`; the secret is readable only by those who
 may read the file. Nothing that arrives can write, change settings or read files: named queries are
 this build's own SQL, everything else passes the guard, and every connection is locked down.
+
+One piece over ~500 lines: the Flight server, its request kinds and the limits they share (per
+client, in total, time and rows) are one state machine.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ One row of a spool file is one event of one kind. A kind either inserts a row in
 (`user`, `transaction`, `session`, ...) or updates one existing row (`refund`, `payscore_complete`,
 `payscore_collect`, `payscore_cancel`, `live_end`). The README section "Feeding ecotop: the spool
 directory" is written from this table; `tests/test_spool.py` keeps them in step.
+
+Data over ~500 lines: the table of every spool kind and its fields.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ not see ends the query with an out-of-memory line instead of exhausting the serv
 --limit N (default 1000) keeps the first N rows of each statement; 0 means no limit. When the limit
 cut a result, stderr says so. Exit codes: 0 ok, 1 refused, failed or timed-out SQL, missing or
 locked file, an --out PATH it will not replace, 130 interrupted, 2 usage (bad option, parquet to a terminal, several statements for csv/json/parquet).
+
+One piece over ~500 lines: the command and its output writers (table, CSV, JSON, Parquet), its
+bounds (time, memory, Ctrl+C) and the safe --out, all of which only this command uses.
 """
 
 from __future__ import annotations
