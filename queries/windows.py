@@ -7,6 +7,7 @@ never later than the wall clock, whatever times the file holds (a live writer ma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,18 +46,58 @@ def next_baseline(key: str) -> str:
     return keys[(keys.index(key) + 1) % len(keys)]
 
 
-def parse_range(text: str) -> str:
-    """Validate a range key (15m, 1h, 24h, 7d, 30d); raises BadInput with the allowed values."""
+#: A typed range: a whole number of minutes, hours or days (`45m`, `3h`, `2d`), 1m to 30d.
+_TYPED = re.compile(r"([0-9]{1,5})\s*([mhd])")
+_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+SHORTEST_RANGE = timedelta(minutes=1)
+LONGEST_RANGE = timedelta(days=30)
+
+
+def fixed_range(text: str) -> str:
+    """Validate one of the fixed range keys (15m, 1h, 24h, 7d, 30d): what the command-line `--range`
+    and the settings file take (a typed range is the dashboard's `:range 3h`)."""
     key = text.strip().lower()
     if key not in RANGES:
         raise BadInput(f"unknown time range {text!r}; use one of {', '.join(RANGES)}")
     return key
 
 
-def next_range(key: str) -> str:
-    """The range after `key` in the cycle 15m -> 1h -> 24h -> 7d -> 30d -> 15m."""
+def parse_range(text: str) -> str:
+    """Validate a range: a fixed key (15m, 1h, 24h, 7d, 30d) or a typed one like `45m`, `3h`, `2d`
+    (from 1m to 30d); returns its key (`03H` -> `3h`). Raises BadInput saying what is allowed."""
+    key = text.strip().lower()
+    if key in RANGES:
+        return key
+    m = _TYPED.fullmatch(key)
+    if m is None:
+        raise BadInput(
+            f"unknown time range {text!r}; use one of {', '.join(RANGES)} "
+            "or a number of minutes, hours or days (45m, 3h, 2d)"
+        )
+    n, unit = int(m.group(1)), m.group(2)
+    if not SHORTEST_RANGE <= n * _UNIT[unit] <= LONGEST_RANGE:
+        raise BadInput(f"time range {text.strip()!r} is out of bounds: from 1m to 30d")
+    return f"{n}{unit}"
+
+
+def range_length(key: str) -> timedelta:
+    """How long the range `key` is (a fixed key or a typed one; raises BadInput if invalid)."""
+    key = parse_range(key)
+    if key in RANGES:
+        return RANGES[key]
+    return int(key[:-1]) * _UNIT[key[-1]]
+
+
+def next_range(key: str, step: int = 1) -> str:
+    """The fixed range after `key` in the cycle 15m -> 1h -> 24h -> 7d -> 30d -> 15m (`step=-1`:
+    before it). From a typed range: the next longer fixed range (or the previous shorter one)."""
     keys = list(RANGES)
-    return keys[(keys.index(key) + 1) % len(keys)]
+    if key in RANGES:
+        return keys[(keys.index(key) + step) % len(keys)]
+    length = range_length(key)
+    if step > 0:
+        return next((k for k in keys if RANGES[k] > length), keys[0])
+    return next((k for k in reversed(keys) if RANGES[k] < length), keys[-1])
 
 
 def minute_ceil(ts: datetime) -> datetime:
@@ -106,10 +147,10 @@ class Window:
 
 def window(range_key: str, as_of: datetime, baseline: str = DEFAULT_BASELINE) -> Window:
     """The window of `range_key` ending at the minute-aligned `as_of`, with its `baseline` window."""
-    length = RANGES[parse_range(range_key)]
+    length = range_length(range_key)
     back = BASELINES[parse_baseline(baseline)] or length
     return Window(
-        range_key,
+        parse_range(range_key),
         as_of - length,
         as_of,
         as_of - length - back,

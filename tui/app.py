@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from ecotop.queries.errors import BadInput
 from ecotop.queries.gateway import (
     Gateway,
     Stoppable,
@@ -403,7 +405,9 @@ class EcotopApp(RefreshCycle):
         to 24h (the daily curve does not read as a fall at night) and the previous window beyond."""
         if self.baseline_choice is not None:
             return self.baseline_choice
-        return "previous" if self.range_key in ("7d", "30d") else "week"
+        from ecotop.queries.windows import range_length
+
+        return "previous" if range_length(self.range_key) > timedelta(hours=24) else "week"
 
     def watch_baseline_choice(self) -> None:
         self._update_status()
@@ -437,11 +441,79 @@ class EcotopApp(RefreshCycle):
         self.say(f"time range {self.range_key}")
 
     def action_cycle_range_back(self) -> None:
-        from ecotop.queries.windows import RANGES
+        from ecotop.queries.windows import next_range
 
-        keys = list(RANGES)
-        self.range_key = keys[(keys.index(self.range_key) - 1) % len(keys)]
+        self.range_key = next_range(self.range_key, -1)
         self.say(f"time range {self.range_key}")
+
+    def set_range(self, text: str) -> bool:
+        """Show the range typed as `text` (`3h`, `2d`, `45m`: 1m to 30d). Bad text: one notice,
+        nothing changes. Returns whether the range was taken."""
+        from ecotop.queries.windows import parse_range
+
+        try:
+            key = parse_range(text)
+        except BadInput as exc:
+            self.say(_first(exc), timeout=4)
+            return False
+        self.range_key = key
+        self.say(f"time range {key}")
+        return True
+
+    def jump(self, line: str) -> str | None:
+        """Run a k9s-style jump typed in the console: `:merchant NAME`, `:pillar wecom` (or 1-7),
+        `:range 3h`. Returns None when it was done, else one line saying what is wrong."""
+        from ecotop.queries.measures import PILLARS
+
+        verb, _, arg = line.strip().lstrip(":").strip().partition(" ")
+        verb, arg = verb.lower(), arg.strip()
+        if verb in ("pillar", "p"):
+            keys = list(PILLARS)
+            wanted = arg.lower()
+            hits = [
+                i
+                for i, (k, title) in enumerate(PILLARS.items(), 1)
+                if wanted in (str(i), k.lower(), title.lower())
+            ] or [
+                i for i, (k, t) in enumerate(PILLARS.items(), 1) if wanted and wanted in t.lower()
+            ]
+            if len(hits) != 1:
+                return f"no pillar {arg!r}; use 1-{len(keys)} or one of {', '.join(keys)}"
+            self.action_pillar(hits[0])
+            return None
+        if verb in ("merchant", "m"):
+            if len(arg) < 1:
+                return "which merchant? :merchant NAME"
+            self._jump_merchant(arg)
+            return None
+        if verb in ("range", "r", "t"):
+            return None if self.set_range(arg) else "bad range: use 45m, 3h, 2d (1m to 30d)"
+        return f"unknown command :{verb}; use :merchant NAME, :pillar NAME or :range 3h"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="jump")
+    def _jump_merchant(self, text: str) -> None:
+        """Find merchants whose name, industry or city contains `text` (the list's `/` filter): one
+        opens its view, several open the list filtered, none says so."""
+        import pyarrow.compute as pc
+
+        from ecotop.tui.screens import merchants as m
+        from ecotop.tui.screens.base import with_cursor
+
+        key = str(self.gateway.path)  # the list's cache key (merchants._db_key)
+        try:
+            dims, _ = with_cursor(self.gateway, lambda cur: m._dims(cur, key))
+        except Exception as exc:  # a read that fails says so in one line, as a refresh would
+            self.call_from_thread(self.say, f"cannot read the merchants: {_first(exc)}", 4)
+            return
+        hits = dims.filter(pc.match_substring(dims["_key"], pattern=text.strip().lower()))
+        if hits.num_rows == 1:
+            self.call_from_thread(
+                self.post_message, OpenMerchant(int(hits["merchant_id"][0].as_py()))
+            )
+        elif hits.num_rows == 0:
+            self.call_from_thread(self.say, f"no merchant matches {text!r}", 4)
+        else:
+            self.call_from_thread(self.open_merchants, text)
 
     def action_pause(self) -> None:
         self.paused = not self.paused

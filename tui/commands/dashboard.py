@@ -174,12 +174,12 @@ def dashboard(
     FILE opens read-only and is never written, unless --live adds simulated events to it.
     Keys: q quit, ? help, 1-7 pillars, t range, p pause, r refresh, a alerts, ctrl+p commands.
     """
-    from ecotop.queries import parse_range
     from ecotop.queries.errors import BadInput
+    from ecotop.queries.windows import fixed_range
 
     if range_key is not None:
         try:
-            range_key = parse_range(range_key)
+            range_key = fixed_range(range_key)
         except BadInput as exc:
             raise click.BadParameter(str(exc), param_hint="--range") from None
     if refresh_s is not None and refresh_s <= 0:

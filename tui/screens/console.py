@@ -432,6 +432,11 @@ class ConsoleScreen(PinMixin, Screen[None]):
         if not spans:
             self._set_status("nothing to run: write a statement first")
             return
+        if spans[0].text.lstrip().startswith(":"):  # a k9s-style jump (:merchant NAME), not SQL
+            wrong = self.app.jump(spans[0].text.strip().splitlines()[0])  # type: ignore[attr-defined]
+            if wrong is not None:
+                self._set_status(wrong, "-error")
+            return
         self._clear_error()
         self._job_ids += 1
         self.job = Job(self._job_ids, "query", total=len(spans))

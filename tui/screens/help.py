@@ -24,6 +24,15 @@ _NOISE = {"scroll_up", "scroll_down", "scroll_left", "scroll_right", "scroll_hom
 _NOISE_KEYS = {"tab", "shift+tab", "ctrl+c", "ctrl+q"}
 
 
+#: The console's k9s-style jumps: a line starting with `:` runs one instead of SQL.
+JUMP_ROW = (
+    ": jump",
+    "in the console, a line that starts with `:` jumps instead of running SQL: "
+    "`:merchant NAME` (one match opens it, several the list filtered), `:pillar wecom` (or 1-7), "
+    "`:range 3h` (any 45m, 3h, 2d from 1m to 30d)",
+)
+
+
 def _pillar_row() -> tuple[str, str]:
     from ecotop.queries.measures import PILLARS
 
@@ -111,6 +120,7 @@ def keys_table(screen: Screen[Any] | None = None, title: str = "") -> Table:
     table.add_row(Text("everywhere", style="bold underline"), "")
     for key, what in everywhere_rows():
         table.add_row(key, what)
+    table.add_row(*JUMP_ROW)
     if mine:
         table.add_row("", "")
         table.add_row(Text(f"on {title or 'this screen'}", style="bold underline"), "")
