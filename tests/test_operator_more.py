@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dashboard_data
@@ -93,3 +93,38 @@ async def test_console_jumps_to_a_pillar_and_a_merchant(tiny_db: Path) -> None:
         await _console_line(app, pilot, ":merchant tea")
         await until(pilot, lambda: isinstance(app.screen, MerchantScreen))
         assert app.screen.merchant_id == 1
+
+
+NIGHT = datetime(2026, 11, 19, 18, 49, tzinfo=UTC)  # 02:49 in Shanghai: the history's quietest hour
+
+
+@pytest.mark.slow
+async def test_the_demo_moves_at_every_refresh_at_night(tmp_path: Path, monkeypatch) -> None:
+    """#11 "the demo looks dead": at 02:49 the demo's feed ran at ~0.02 ev/s, so a 2 s refresh
+    saw no new event. Now it runs at a floor rate (every 2 s brings dozens of events) and the
+    status bar says `demo ×N`; a FILE with --live keeps the history's own rate and no marker."""
+    import ecotop.tui.app as app_module
+    from ecotop.tui.factory import DEMO_FLOOR_EVS, make_app
+
+    demo = dashboard_data.build(tmp_path / "demo.duckdb")
+    monkeypatch.setattr(app_module, "demo_path", lambda: demo)
+    app = make_app(None, clock=lambda: NIGHT, rules=(), refresh_s=30.0, start_feed=False)
+    try:
+        assert app.feed is not None and app.demo_factor is not None and app.demo_factor > 1
+        app.feed.since = NIGHT
+        for i in range(1, 4):  # three refreshes of 2 s: each brings events
+            n = app.feed.step(NIGHT + timedelta(seconds=2 * i))
+            assert n >= DEMO_FLOOR_EVS * 2 / 4, n
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.refresh_count >= 1)
+            assert f"demo ×{app.demo_factor:,.0f}" in "\n".join(screen_lines(app))
+    finally:
+        app.db.close()
+    other = dashboard_data.build(tmp_path / "file.duckdb")
+    plain = make_app(other, live=True, clock=lambda: NIGHT, rules=(), start_feed=False)
+    try:
+        assert plain.demo_factor is None
+        plain.feed.since = NIGHT
+        assert plain.feed.step(NIGHT + timedelta(seconds=2)) < DEMO_FLOOR_EVS
+    finally:
+        plain.db.close()

@@ -183,8 +183,11 @@ class EcotopApp(RefreshCycle):
         alert_every_s: float = ALERT_EVERY_S,
         serve: bool = False,
         config_path: Path | None = None,
+        demo_factor: float | None = None,
     ) -> None:
         super().__init__()
+        #: The demo's simulator runs this many times the history's rate (the status bar says so).
+        self.demo_factor = demo_factor
         self.gateway = gateway
         self.config_path = config_path  # --config FILE: settings read from it, pins written to it
         self.pins_version = 0  # bumped when a pin is added or removed (the overview re-fetches)
@@ -321,6 +324,7 @@ class EcotopApp(RefreshCycle):
             feed_error=None if feed is None or feed.error is None else _first(feed.error),
             alerts=tuple(alert_state(a) for a in self.alerts),
             zone=self.display_zone,
+            demo_factor=self.demo_factor,
         )
 
     def _update_status(self) -> None:

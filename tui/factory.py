@@ -41,6 +41,11 @@ def demo_path() -> Path:
     return Path(platformdirs.user_data_dir("ecotop")) / "demo.duckdb"
 
 
+#: The demo's simulator runs at least this many events a second (the history's own rate at scale
+#: 0.02 is 0.02-0.4 ev/s: at night a 2 s refresh saw no event). The status bar says `demo ×N`.
+DEMO_FLOOR_EVS = 20.0
+
+
 def make_app(
     path: Path | None = None,
     *,
@@ -83,6 +88,7 @@ def make_app(
     refresh_s = float(refresh_s if refresh_s is not None else settings.refresh or 2.0)
     if refresh_s <= 0:
         raise BadInput(f"refresh interval must be positive, not {refresh_s:g}")
+    demo = path is None
     if path is None:
         from ecotop.tui import app as app_module  # looked up there: tests replace it
 
@@ -108,7 +114,13 @@ def make_app(
         feed: Feed | None = None
         if isinstance(gateway, LocalGateway) and live:
             feed = _make_feed(
-                gateway, meta, clock=clock, seed=seed, rate=rate, interval=feed_interval_s
+                gateway,
+                meta,
+                clock=clock,
+                seed=seed,
+                rate=rate,
+                interval=feed_interval_s,
+                floor=DEMO_FLOOR_EVS if demo and rate is None else None,
             )
         elif isinstance(gateway, LocalGateway) and spool is not None:
             from ecotop.queries.feeds import spool_feed
@@ -132,6 +144,7 @@ def make_app(
         start_feed=start_feed,
         alert_every_s=alert_every_s,
         config_path=config_path,
+        demo_factor=_demo_factor(feed) if demo else None,
     )
     theme = settings.theme
     if theme and theme in app.available_themes:
@@ -153,6 +166,16 @@ def _limits(settings: Any) -> Limits:
     return limits
 
 
+def _demo_factor(feed: Feed | None) -> float | None:
+    """How many times the history's own rate the demo's simulator runs (None: its own rate)."""
+    from ecotop.tui.live import LiveFeed
+
+    if not isinstance(feed, LiveFeed):
+        return None
+    factor = float(feed.stream.rate_factor)
+    return factor if factor > 1.0 else None
+
+
 def _make_feed(
     gateway: LocalGateway,
     meta: dict[str, str],
@@ -161,17 +184,28 @@ def _make_feed(
     seed: int | None,
     rate: float | None,
     interval: float,
+    floor: float | None = None,
 ) -> Feed:
+    """The simulator continuing the file's history. `floor` (the demo): at least this many events
+    a second now, the daily curve scaled to it, so the demo moves at every refresh at any hour."""
     from ecotop.sample_data.live import EventStream
+    from ecotop.tui.app import utc_now
     from ecotop.tui.live import LiveFeed
 
     scale = float(meta.get("scale", "0.05") or 0.05)
     # The file's own seed continues its history (same users, merchants and daily curve).
     s = int(seed if seed is not None else int(meta.get("seed", "0") or 0))
+    zone = meta.get("display_zone") or DEFAULT_ZONE
     try:
-        stream = EventStream(
-            scale, s, display_zone=meta.get("display_zone") or DEFAULT_ZONE, rate=rate
-        )
+        stream = None
+        if floor is not None:
+            at = (clock or utc_now)()
+            stream = EventStream(scale, s, display_zone=zone, rate=floor, rate_at=at)
+            if stream.rate_factor <= 1.0:  # only ever faster than the history, never slower
+                stream.close()
+                stream = None
+        if stream is None:
+            stream = EventStream(scale, s, display_zone=zone, rate=rate)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     return LiveFeed(gateway, stream, clock=clock, interval_s=interval)

@@ -42,6 +42,8 @@ class Status:
     feed_error: str | None = None
     alerts: tuple[str, ...] = ()  # each alert's state name
     zone: tzinfo = UTC
+    #: the demo's simulator runs this many times the history's rate ("demo ×N"); None: it does not
+    demo_factor: float | None = None
 
     def local(self, ts: datetime) -> datetime:
         """`ts` in the display zone."""
@@ -65,6 +67,8 @@ def status_parts(s: Status) -> list[tuple[str, str, int]]:
         parts.append((f"❚❚ PAUSED {since}{extra}", "status-bar--paused", 0))
     elif s.live:
         parts.append(("● LIVE", "status-bar--live", 0))
+        if s.demo_factor is not None:
+            parts.append((f"demo ×{s.demo_factor:,.0f}", "status-bar--live", 0))
     else:
         parts.append(("■ FILE", "status-bar--file", 0))
     if s.writer_pid is not None:
