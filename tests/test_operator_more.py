@@ -128,3 +128,39 @@ async def test_the_demo_moves_at_every_refresh_at_night(tmp_path: Path, monkeypa
         assert plain.feed.step(NIGHT + timedelta(seconds=2)) < DEMO_FLOOR_EVS
     finally:
         plain.db.close()
+
+
+async def test_console_merchant_line_with_several_matches_opens_the_list_filtered(
+    tmp_path: Path,
+) -> None:
+    """`:merchant tea` names Tea House and Tea Garden: the merchant list opens filtered to those
+    two (the `/` filter's search); `:merchant nosuch` says so and stays in the console."""
+    import merchant_data
+
+    from ecotop.tui.screens import merchants as merchants_screen
+    from ecotop.tui.screens.console import ConsoleScreen
+    from ecotop.tui.screens.merchants import MerchantsScreen
+
+    merchants_screen.clear_cache()
+    path = merchant_data.build_tiny(tmp_path / "tiny.duckdb")
+    app = app_for(path, clock=lambda: merchant_data.END)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.refresh_count >= 1)
+            await _console_line(app, pilot, ":merchant nosuch")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, ConsoleScreen)
+            await _console_line(app, pilot, ":merchant TEA")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, MerchantsScreen)
+                    and app.screen.rows is not None
+                    and len(app.screen.rows) == 2
+                ),
+            )
+            assert app.screen.filter_text == "TEA"
+            text = "\n".join(screen_lines(app))
+            assert "Tea House" in text and "Tea Garden" in text and "Juice" not in text
+    finally:
+        merchants_screen.clear_cache()
