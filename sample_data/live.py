@@ -20,6 +20,11 @@ that will be refunded is 'refunded' with a future refunded_at, a Pay Score order
 future completed_at / paid_at, a live session carries its planned ended_at. Member enrolments,
 WeCom contact adds and customer-group joins follow their payment within the same minute.
 
+Several producers: `producer=(K, N)` keeps producer K's share of every window (see _OWNER), so N
+streams for the same file together give the one stream's rows, no row or id twice, and each refers
+only to ids the file holds or it made itself; with start_ids, producer K's counters step by N from
+start + K - 1.
+
 Deterministic: a new stream with the same (scale, seed, zone, rate, start_ids) returns the same
 rows for the same (start, end), and splitting a window in two gives the same rows (ids aside in
 counter mode only if calls are made in time order).
@@ -86,6 +91,27 @@ TIME_COLUMN = {
     "live_sessions": "started_at",
 }
 
+# Producer K of N (`producer=(K, N)`) keeps the rows whose owner (a non-negative integer, taken
+# mod N) is K - 1, so the N producers' rows together are exactly the one stream's and no two hold
+# the same row or id. A row goes with what it refers to that the stream itself creates: a read
+# with its article, a view with its post or live, a payment in a live with that live, a membership
+# with its payment (when that payment is in the same chunk), so every reference a producer writes
+# is to the database's ids or its own. Rows that refer to nothing new split by their hash.
+_ANY = "(hash(r) % 1000003)::BIGINT"
+_OWNER = {
+    "users": "user_id",
+    "merchants": "merchant_id",
+    "oa_articles": "article_id",
+    "oa_reads": "article_id",
+    "channel_posts": "post_id",
+    "live_sessions": "live_id",
+    "channel_views": f"coalesce(live_id, post_id, {_ANY})",
+    "transactions": "coalesce(live_id, tx_id)",
+    "payscore_orders": "order_id",
+    "memberships": "coalesce((SELECT coalesce(x.live_id, x.tx_id) FROM transactions AS x "
+    f"WHERE x.tx_id = r.tx_id), r.tx_id, {_ANY})",
+}
+
 
 def _run(con: Any, q: str) -> None:
     """Execute a statement and complete its result (so the connection is free for the next one)."""
@@ -116,9 +142,15 @@ class EventStream:
         rate: float | None = None,
         rate_at: datetime | None = None,
         start_ids: Mapping[str, int] | None = None,
+        producer: tuple[int, int] = (1, 1),
     ) -> None:
         """`rate`: events a second on average over a weekday, the daily curve kept; with `rate_at`,
-        events a second in the hour around that moment instead (the curve scaled to it)."""
+        events a second in the hour around that moment instead (the curve scaled to it).
+        `producer=(K, N)`: only producer K's share of the rows (see _OWNER)."""
+        k, n = producer
+        if not (1 <= k <= n):
+            raise ValueError(f"producer must be K/N with 1 <= K <= N, not {k}/{n}")
+        self.producer = (int(k), int(n))
         if not (scale > 0):
             raise ValueError(f"scale must be above 0, not {scale!r}")
         if rate is not None and not (rate > 0):
@@ -224,9 +256,11 @@ class EventStream:
         self._prepare(d_lo, d_hi)
         self._fill(c, c + self.chunk_us, d_lo, d_hi)
         out = {}
+        k, n = self.producer
         for t in STREAM_TABLES:
             order = TIME_COLUMN.get(t, "ts")
-            out[t] = con.sql(f"SELECT * FROM {t} ORDER BY {order}").to_arrow_table()
+            mine = "" if n == 1 else f"WHERE ({_OWNER.get(t, _ANY)}) % {n} = {k - 1}"
+            out[t] = con.sql(f"SELECT * FROM {t} AS r {mine} ORDER BY {order}").to_arrow_table()
         self._cache = {k: v for k, v in self._cache.items() if k >= c - self.chunk_us}
         self._cache[c] = out
         return out
@@ -243,14 +277,15 @@ class EventStream:
                 continue
             tbl = tbl.sort_by([(TIME_COLUMN.get(t, "ts"), "ascending"), (col, "ascending")])
             start = self.next_ids[col]
-            new = pa.array(range(start, start + n), pa.int64())
+            # producer K of N takes every N-th id from start on (its own residue class)
+            k, step = self.producer
+            mine = range(start + k - 1, start + step * n, step)
+            new = pa.array(mine, pa.int64())
             if t == "transactions":
-                for old, nid in zip(
-                    tbl.column(col).to_pylist(), range(start, start + n), strict=True
-                ):
+                for old, nid in zip(tbl.column(col).to_pylist(), mine, strict=True):
                     self._tx_map[old] = nid
             tbl = tbl.set_column(tbl.schema.get_field_index(col), col, new)
-            self.next_ids[col] = start + n
+            self.next_ids[col] = start + step * n
             out[t] = tbl
         if "tx_id" in self.next_ids and out["memberships"].num_rows:
             m = out["memberships"]

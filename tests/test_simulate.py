@@ -215,3 +215,114 @@ def test_every_file_simulate_writes_is_ingested(
     got = json.loads(run.stdout)
     assert got["rejected"] == 0 and got["ingested"] == produced["files"]
     assert got["events"] == produced["events"] and got["by_kind"] == produced["by_kind"]
+
+
+# -- several producers for one file (issue #14) ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_producers_two_spools_one_file(tmp_path: Path, small_db: Path, small_db_end) -> None:
+    """`--producer 1/2` and `2/2` for the same file, each into its own spool: ingesting both
+    spools accepts every file, and every id in the raw tables is unique."""
+    db = tmp_path / "shared.duckdb"
+    shutil.copy(small_db, db)
+    spools = [tmp_path / "a", tmp_path / "b"]
+    procs = []
+    for k, spool in enumerate(spools, 1):
+        args = ["--producer", f"{k}/2", "--events", "3000", "--speed", "20000"]
+        proc = subprocess.Popen(
+            _simulate(spool, small_db_end, *args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        )  # fmt: skip
+        procs.append(proc)
+    produced = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        produced.append(json.loads(out))
+    assert [s["events"] for s in produced] == [3000, 3000]
+    for spool, made in zip(spools, produced, strict=True):
+        run = subprocess.run(
+            [*ECOTOP, "ingest", str(db), "--spool", str(spool), "--once"],
+            capture_output=True, text=True, env=_env(), timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        got = json.loads(run.stdout)
+        assert got["rejected"] == 0 and got["ingested"] == made["files"]
+    d = open_db(db)
+    try:
+        for table, key in [
+            ("transactions", "tx_id"), ("payscore_orders", "order_id"), ("users", "user_id"),
+            ("merchants", "merchant_id"), ("oa_articles", "article_id"),
+            ("channel_posts", "post_id"), ("live_sessions", "live_id"),
+        ]:  # fmt: skip
+            n, distinct = d.con.execute(
+                f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
+            ).fetchone()
+            assert n == distinct, table
+    finally:
+        d.close()
+    # the two producers made different events (not the same stream twice)
+    ids = [
+        set(
+            pl.concat([read_events(p) for p in sorted((s / "done").iterdir())], how="diagonal")
+            .filter(pl.col("kind") == "transaction")
+            .get_column("tx_id")
+            .cast(pl.Int64)
+            .to_list()
+        )
+        for s in spools
+    ]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]
+
+
+@pytest.mark.parametrize("bad", ["0/2", "3/2", "x", "1/0", "2"])
+def test_simulate_bad_producer(bad: str) -> None:
+    run = subprocess.run(
+        [*ECOTOP, "simulate", "--spool", "/tmp/x", "--producer", bad],
+        capture_output=True, text=True, env=_env(),
+    )  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "Invalid value for '--producer'" in errors[0]
+
+
+@pytest.mark.slow
+def test_producer_shares_make_the_one_stream(small_db_end) -> None:
+    """The rows of producers 1/3, 2/3 and 3/3 together are exactly the one stream's rows, and a
+    producer's payments in a live, views of a post or live and reads of an article are with it."""
+    import pyarrow as pa
+
+    from ecotop.sample_data.live import STREAM_TABLES, EventStream
+
+    start = small_db_end.astimezone(UTC) - timedelta(hours=2)
+    end = small_db_end.astimezone(UTC)
+    with EventStream(float(SCALE), int(SEED)) as one:
+        whole = one.events(start, end)
+    parts = []
+    for k in (1, 2, 3):
+        with EventStream(float(SCALE), int(SEED), producer=(k, 3)) as stream:
+            parts.append(stream.events(start, end))
+    for t in STREAM_TABLES:
+        union = pa.concat_tables([p[t] for p in parts])
+        assert sorted(map(str, union.to_pylist())) == sorted(map(str, whole[t].to_pylist())), t
+    assert all(p["transactions"].num_rows for p in parts)
+    for i, p in enumerate(parts):
+        others = [q for j, q in enumerate(parts) if j != i]
+        for table, col, ref_table, ref_col in [
+            ("transactions", "live_id", "live_sessions", "live_id"),
+            ("channel_views", "live_id", "live_sessions", "live_id"),
+            ("channel_views", "post_id", "channel_posts", "post_id"),
+            ("oa_reads", "article_id", "oa_articles", "article_id"),
+            ("memberships", "tx_id", "transactions", "tx_id"),
+        ]:
+            refs = {v for v in p[table].column(col).to_pylist() if v is not None}
+            theirs = set().union(*(q[ref_table].column(ref_col).to_pylist() for q in others))
+            assert not refs & theirs, (table, col)
+
+
+def test_producer_out_of_range_is_refused() -> None:
+    from ecotop.sample_data.live import EventStream
+
+    with pytest.raises(ValueError, match="1 <= K <= N"):
+        EventStream(float(SCALE), int(SEED), producer=(3, 2))

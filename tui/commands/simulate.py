@@ -42,6 +42,18 @@ def _parse_time(text: str | None) -> datetime | None:
     return t
 
 
+def _parse_producer(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, int]:
+    """`K/N` as (K, N), 1 <= K <= N."""
+    k_text, _, n_text = text.partition("/")
+    try:
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not K/N such as 1/2") from None
+    if not 1 <= k <= n:
+        raise click.BadParameter(f"{text!r}: K/N needs 1 <= K <= N")
+    return k, n
+
+
 @click.command()
 @click.option(
     "--spool",
@@ -102,6 +114,16 @@ def _parse_time(text: str | None) -> datetime | None:
 @click.option(
     "--zone", default="Asia/Shanghai", show_default=True, help="Display zone of the file."
 )
+@click.option(
+    "--producer",
+    "share",
+    default="1/1",
+    show_default=True,
+    metavar="K/N",
+    callback=_parse_producer,
+    help="Be producer K of N for the same file or lake: each writes its own share of the "
+    "events (--rate and the default volume are the N producers' total), no id twice.",
+)
 @guarded
 def simulate(
     spool_dir: Path,
@@ -115,11 +137,13 @@ def simulate(
     start_text: str | None,
     speed: float,
     zone: str,
+    share: tuple[int, int],
 ) -> None:
     """Write realistic event files into DIR until stopped (Ctrl+C), --events or --duration.
 
     The ids agree with a file `ecotop generate` made with the same --scale and --seed; the events
-    continue its history from now (or --start), so use a file that reaches to about now.
+    continue its history from now (or --start), so use a file that reaches to about now. With
+    --producer K/N, N producers (each with its own spool) share the events between them.
     """
     if interval <= 0:
         raise click.BadParameter("must be positive", param_hint="--interval")
@@ -144,7 +168,9 @@ def simulate(
     spool_dir.mkdir(parents=True, exist_ok=True)
     origin = start or datetime.now(UTC)
     try:
-        stream = EventStream(scale, seed, display_zone=zone, rate=rate, rate_at=origin)
+        stream = EventStream(
+            scale, seed, display_zone=zone, rate=rate, rate_at=origin, producer=share
+        )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     producer = Producer(stream, spool_dir, fmt)
@@ -203,6 +229,7 @@ def simulate(
         "format": fmt,
         "scale": scale,
         "seed": seed,
+        "producer": f"{share[0]}/{share[1]}",
         "files": producer.files,
         "events": producer.events,
         "by_kind": dict(sorted(producer.by_kind.items())),
