@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,9 +38,16 @@ def main() -> None:
                 if db is None:
                     db = lake.open_lake(uri)
                 cur = db.cursor()
-                cur.execute("BEGIN TRANSACTION READ ONLY")
-                row = cur.execute(CHECK).fetchall()[0]
-                cur.execute("ROLLBACK")
+                # bounded like every read of ecotop's: a catalog connection that dies under a
+                # read can leave it waiting; interrupt it, reopen, go on
+                timer = threading.Timer(5.0, cur.interrupt)
+                timer.start()
+                try:
+                    cur.execute("BEGIN TRANSACTION READ ONLY")
+                    row = cur.execute(CHECK).fetchall()[0]
+                    cur.execute("ROLLBACK")
+                finally:
+                    timer.cancel()
                 cur.close()
                 names = (
                     "snapshot",
