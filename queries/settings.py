@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ecotop.queries.alerts import Rule, RuleError, default_rules, rule_from_table
+from ecotop.queries.alerts.rules import type_name as _type_name
 from ecotop.queries.errors import StoreError
 from ecotop.queries.windows import RANGES
 
@@ -196,18 +197,6 @@ SCALARS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 TOP_KEYS = (*SCALARS, "alerts", "panels")
 CONFIG_ENV = "ECOTOP_CONFIG"
-
-
-def _type_name(v: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
-    for t, n in names.items():
-        if type(v) is t:
-            return f"{n} ({v!r})"
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "an array"
-    return type(v).__name__
 
 
 # --- where the files are ---------------------------------------------------------------------------

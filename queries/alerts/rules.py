@@ -305,7 +305,7 @@ def rule_from_table(
     for key in ("measure", "condition", "window", "description"):
         if key in table:
             if not isinstance(table[key], str):
-                raise RuleError(key, f"expected a string, got {_type_name(table[key])}")
+                raise RuleError(key, f"expected a string, got {type_name(table[key])}")
             fields[key] = table[key].strip() if key != "description" else table[key]
     if "window" in fields:
         fields["window"] = fields["window"].lower()
@@ -327,14 +327,15 @@ def rule_from_table(
             fields[key] = None if v is False else _threshold(v, key, measure, condition)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise RuleError("enabled", f"expected true or false, got {_type_name(enabled)}")
+        raise RuleError("enabled", f"expected true or false, got {type_name(enabled)}")
     try:
         return Rule(**fields), enabled
     except TypeError as exc:  # pragma: no cover - every field is checked above
         raise RuleError(None, str(exc)) from None
 
 
-def _type_name(v: Any) -> str:
+def type_name(v: Any) -> str:
+    """How a TOML value reads in an error message: `an integer (3)`, `a table`, `an array`."""
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
     for t, n in names.items():
         if type(v) is t:
@@ -348,7 +349,7 @@ def _type_name(v: Any) -> str:
 
 def _number(v: Any, key: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise RuleError(key, f"expected a number, got {_type_name(v)}")
+        raise RuleError(key, f"expected a number, got {type_name(v)}")
     return v
 
 
