@@ -400,6 +400,7 @@ def test_results_serialise(build) -> None:
 # --- on the generated sample data -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_generated_data_is_healthy_in_every_sampled_window(small_db, small_db_end) -> None:
     """The defaults stay OK on the sample data: at its end and every 7 hours over the last 3 days
     (days and nights, weekday and weekend, each window a week earlier compared)."""

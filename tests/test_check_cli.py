@@ -72,6 +72,7 @@ def test_ok_exits_0(files, env) -> None:
     assert p.stderr == ""
 
 
+@pytest.mark.slow
 def test_warning_exits_1(files, env) -> None:
     p = check(files["warning"], env=env)
     assert p.returncode == 1, p.stdout + p.stderr

@@ -68,6 +68,7 @@ def test_a_failing_append_stops_the_feed_and_is_reported() -> None:
     assert errors and "disk full" in str(errors[0])
 
 
+@pytest.mark.slow
 async def test_simulated_events_show_on_the_tiles(small_db: Path, small_db_end, tmp_path) -> None:
     pytest.importorskip("ecotop.sample_data.live")
     pytest.importorskip("ecotop.store.ingest")

@@ -47,6 +47,7 @@ async def _console_line(app, pilot, line: str) -> None:
     await pilot.pause(0.2)
 
 
+@pytest.mark.slow
 async def test_console_range_line_sets_a_typed_range(tiny_db: Path) -> None:
     """`:range 3h` in the console shows the last 3 hours (the status bar says so); bad text leaves
     the range alone with one line; `t` goes on from the typed range to the next fixed one."""
@@ -72,6 +73,7 @@ async def test_console_range_line_sets_a_typed_range(tiny_db: Path) -> None:
         assert app.range_key == "24h"
 
 
+@pytest.mark.slow
 async def test_console_jumps_to_a_pillar_and_a_merchant(tiny_db: Path) -> None:
     """`:pillar wecom` opens WeCom, `:pillar 4` Pay, `:merchant tea` the one merchant it names;
     an unknown pillar says so in the console's status line and stays there."""
@@ -130,6 +132,7 @@ async def test_the_demo_moves_at_every_refresh_at_night(tmp_path: Path, monkeypa
         plain.db.close()
 
 
+@pytest.mark.slow
 async def test_console_merchant_line_with_several_matches_opens_the_list_filtered(
     tmp_path: Path,
 ) -> None:

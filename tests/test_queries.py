@@ -306,6 +306,7 @@ def _run_every_query(cur: Any, range_key: str) -> None:
 # Dashboard data -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("range_key", list(queries.RANGES))
 def test_series_and_trends_add_up_to_the_headlines(syn: Any, range_key: str) -> None:
     cur = syn.cursor()

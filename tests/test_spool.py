@@ -358,6 +358,7 @@ def _bad_cases() -> list[tuple[str, bytes, int, str, str]]:
 BAD = _bad_cases()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_bad_file_is_rejected_with_line_and_field(case, db_path: Path, spool_dir: Path) -> None:
     name, data, line, field, words = case

@@ -31,6 +31,7 @@ def _paid(batches) -> int:
     return n
 
 
+@pytest.mark.slow
 async def test_spooled_events_show_on_the_tiles(template: Path, tmp_path: Path) -> None:
     db = tmp_path / "t.duckdb"
     shutil.copy(template, db)
@@ -99,6 +100,7 @@ async def test_the_feed_thread_ingests_and_is_joined_on_quit(
     app.db.close()
 
 
+@pytest.mark.slow
 async def test_quitting_mid_file_leaves_the_file_all_in_or_all_out(
     template: Path, tmp_path: Path
 ) -> None:
